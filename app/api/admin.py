@@ -1,0 +1,20 @@
+"""Admin views: a tenant admin sees its own tenant, a platform operator every tenant."""
+
+from fastapi import APIRouter
+
+from app.api.deps import PrincipalDep, SessionDep
+from app.api.responses import problems
+from app.schemas import Stats, TenantList
+from app.services import tenants
+
+router = APIRouter(prefix="/admin", tags=["admin"], responses=problems(401, 403, 429))
+
+
+@router.get("/tenants", response_model=TenantList)
+async def list_tenants(principal: PrincipalDep, session: SessionDep) -> TenantList:
+    return await tenants.list_tenants(session, principal)
+
+
+@router.get("/stats", response_model=Stats)
+async def stats(principal: PrincipalDep, session: SessionDep) -> Stats:
+    return await tenants.stats(session, principal)

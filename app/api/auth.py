@@ -1,0 +1,120 @@
+"""Registration, login (JSON or OAuth2 form), refresh rotation, logout."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response, status
+from pydantic import ValidationError
+
+from app.api.deps import (
+    PrincipalDep,
+    RuntimeDep,
+    SessionDep,
+    TokenServiceDep,
+    limit_by_address,
+)
+from app.api.responses import problems
+from app.errors import InvalidInput
+from app.schemas import (
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    TokenPair,
+)
+from app.services.tenants import register_tenant
+
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(limit_by_address)])
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+_LOGIN_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "username": {"type": "string"},
+                        "password": {"type": "string", "format": "password"},
+                        "grant_type": {"type": "string", "enum": ["password"]},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegisterResponse,
+    responses=problems(409, 422, 429),
+)
+async def register(
+    body: RegisterRequest, session: SessionDep, runtime: RuntimeDep
+) -> RegisterResponse:
+    tenant_id, admin_id = await register_tenant(session, runtime.passwords, body)
+    return RegisterResponse(
+        tenant_id=tenant_id, admin_user_id=admin_id, message="Tenant registered"
+    )
+
+
+async def _login_body(request: Request) -> LoginRequest:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data: object
+    if content_type in FORM_TYPES:
+        form = await request.form()
+        data = {k: form.get(k) for k in ("username", "password") if k in form}
+    else:
+        raw = await request.body()
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidInput(
+                [{"loc": ["body"], "msg": "Body is not valid JSON", "type": "json_invalid"}]
+            ) from None
+    try:
+        return LoginRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(
+            [
+                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ]
+        ) from None
+
+
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    responses=problems(401, 403, 422, 429),
+    openapi_extra=_LOGIN_BODY,
+)
+async def login(request: Request, service: TokenServiceDep) -> TokenPair:
+    body = await _login_body(request)
+    return await service.login(body.username, body.password)
+
+
+@router.post("/refresh", response_model=TokenPair, responses=problems(401, 422, 429))
+async def refresh(body: RefreshRequest, service: TokenServiceDep) -> TokenPair:
+    return await service.refresh(body.refresh_token)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(401, 422, 429),
+)
+async def logout(
+    principal: PrincipalDep,
+    service: TokenServiceDep,
+    body: Annotated[LogoutRequest | None, Body()] = None,
+) -> Response:
+    await service.logout(principal, body.refresh_token if body else None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

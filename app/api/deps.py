@@ -1,0 +1,165 @@
+"""Dependencies as `Annotated` aliases, so a route's signature reads as its permissions."""
+
+import ipaddress
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.config import Settings
+from app.db.repositories import TenantScope
+from app.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
+from app.runtime import Runtime
+from app.services.tokens import TokenService
+from app.services.users import UserService
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.db.session(write=request.method not in READ_ONLY_METHODS) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_token_service(session: SessionDep, runtime: RuntimeDep) -> TokenService:
+    return TokenService(session, runtime.tokens, runtime.passwords)
+
+
+TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
+
+
+async def get_principal(
+    request: Request,
+    service: TokenServiceDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    if not token:
+        raise Unauthorized("Missing bearer token")
+    principal = await service.authenticate(token)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_member(principal: PrincipalDep) -> Principal:
+    if principal.tenant_id is None:
+        raise Forbidden("This endpoint belongs to tenant members")
+    return principal
+
+
+MemberDep = Annotated[Principal, Depends(get_member)]
+
+
+def get_scope(session: SessionDep, member: MemberDep) -> TenantScope:
+    assert member.tenant_id is not None
+    return TenantScope(session, member.tenant_id)
+
+
+ScopeDep = Annotated[TenantScope, Depends(get_scope)]
+
+
+def get_user_service(
+    session: SessionDep, scope: ScopeDep, member: MemberDep, runtime: RuntimeDep
+) -> UserService:
+    return UserService(session, scope, member, runtime.passwords)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    page: int
+    page_size: int
+
+
+def get_page(
+    settings: SettingsDep,
+    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    page_size: Annotated[
+        int | None, Query(ge=1, description="Items per page, at most MAX_PAGE_SIZE (100)")
+    ] = None,
+) -> PageParams:
+    size = settings.default_page_size if page_size is None else page_size
+    if size > settings.max_page_size:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["query", "page_size"],
+                    "msg": f"Input should be less than or equal to {settings.max_page_size}",
+                    "type": "less_than_equal",
+                }
+            ]
+        )
+    return PageParams(page=page, page_size=size)
+
+
+PageDep = Annotated[PageParams, Depends(get_page)]
+
+
+# --- rate limiting ------------------------------------------------------------------
+
+
+def client_address(request: Request, trusted_proxies: tuple[str, ...]) -> str:
+    """The peer address, or the right-most untrusted hop of X-Forwarded-For when the peer
+    is a trusted proxy (a client can prepend anything to that header)."""
+    peer = request.client.host if request.client else "unknown"
+    if not trusted_proxies or not _is_trusted(peer, trusted_proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted_proxies):
+            return hop
+    return peer
+
+
+def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
+
+
+async def _enforce(request: Request, runtime: Runtime, principal: str) -> None:
+    route = request.scope.get("route")
+    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    decision = await runtime.limiter.hit(endpoint, principal)
+    # The request middleware puts these on the answer, whatever it turns out to be.
+    request.state.rate_limit_headers = decision.headers()
+    if not decision.allowed:
+        raise RateLimited(f"Rate limit of {decision.limit} per minute exceeded for {endpoint}")
+
+
+async def limit_by_address(request: Request, runtime: RuntimeDep) -> None:
+    address = client_address(request, runtime.settings.trusted_proxies)
+    await _enforce(request, runtime, f"addr:{address}")
+
+
+async def limit_by_user(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    await _enforce(request, runtime, f"user:{principal.user_id}")

@@ -1,0 +1,45 @@
+"""Liveness and readiness; never authenticated, never rate limited."""
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from app.api.deps import RuntimeDep
+from app.api.responses import problems
+from app.errors import ServiceUnavailable
+from app.schemas import Health, Ready
+
+router = APIRouter(tags=["health"])
+READY_TIMEOUT_S = 2.0
+
+
+@router.get("/health", response_model=Health)
+async def health(runtime: RuntimeDep) -> Health:
+    return Health(
+        status="healthy",
+        timestamp=datetime.now(UTC),
+        environment=runtime.settings.api_env.value,
+        version=runtime.settings.version,
+    )
+
+
+async def _probe(probe: Awaitable[object]) -> str:
+    try:
+        result = await asyncio.wait_for(probe, READY_TIMEOUT_S)
+    except Exception:
+        return "unavailable"
+    return "unavailable" if result is False else "ok"
+
+
+@router.get("/ready", response_model=Ready, responses=problems(503))
+async def ready(runtime: RuntimeDep) -> Ready:
+    probes: dict[str, Awaitable[object]] = {"database": runtime.db.ping()}
+    if runtime.settings.redis_url:
+        probes["redis"] = runtime.limiter.ping()
+    checks = {name: await _probe(probe) for name, probe in probes.items()}
+    failing = sorted(name for name, state in checks.items() if state != "ok")
+    if failing:
+        raise ServiceUnavailable(f"Not ready: {', '.join(failing)} unavailable")
+    return Ready(status="ready", checks=checks)

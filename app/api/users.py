@@ -1,0 +1,68 @@
+"""Users of the caller's tenant."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from app.api.deps import PageDep, UserServiceDep
+from app.api.responses import problems
+from app.schemas import BulkUserCreate, Page, UserCreate, UserOut, UserUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+ID_ROUTE_ERRORS = problems(401, 403, 404, 422, 429)
+
+
+@router.get("", response_model=Page[UserOut], responses=problems(401, 403, 422, 429))
+async def list_users(
+    service: UserServiceDep,
+    paging: PageDep,
+    active_only: Annotated[bool, Query(description="Hide deactivated users")] = False,
+) -> Page[UserOut]:
+    return await service.page(
+        page=paging.page, page_size=paging.page_size, active_only=active_only
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses=problems(401, 403, 409, 422, 429),
+)
+async def create_user(body: UserCreate, service: UserServiceDep) -> UserOut:
+    return UserOut.model_validate(await service.create(body))
+
+
+@router.post(
+    "/bulk",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[UserOut],
+    responses=problems(401, 403, 409, 422, 429),
+)
+async def bulk_create_users(
+    body: Annotated[BulkUserCreate, Body()], service: UserServiceDep
+) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in await service.create_many(body)]
+
+
+@router.get("/{user_id}", response_model=UserOut, responses=ID_ROUTE_ERRORS)
+async def get_user(user_id: str, service: UserServiceDep) -> UserOut:
+    return UserOut.model_validate(await service.get(user_id))
+
+
+@router.put(
+    "/{user_id}", response_model=UserOut, responses=problems(401, 403, 404, 409, 422, 429)
+)
+async def update_user(user_id: str, body: UserUpdate, service: UserServiceDep) -> UserOut:
+    return UserOut.model_validate(await service.update(user_id, body))
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(401, 403, 404, 409, 429),
+)
+async def delete_user(user_id: str, service: UserServiceDep) -> Response:
+    await service.deactivate(user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,132 @@
+"""Settings of the service: one validated object, read from the environment once.
+
+Variable names follow the HTTP contract (`API_ENV`, `JWT_SECRET`, `DATABASE_URL`, ...),
+without prefix. Outside `dev` a weak signing secret stops start-up.
+"""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me-before-deploying-anywhere"
+# Secrets that appear in tutorials and templates; none of them may sign a real token.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        DEV_SECRET,
+        "secret",
+        "changeme",
+        "change-me",
+        "your-secret-key",
+        "your-secret-key-here",
+        "supersecret",
+        "jwt-secret",
+        "CHANGE_THIS_SECRET",
+    }
+)
+MIN_SECRET_BYTES = 32
+DEFAULT_ALLOWED_FILE_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+)
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGE = "stage"
+    PROD = "prod"
+
+
+class InsecureSettings(ValueError):
+    """The configuration would run the service with a forgeable token secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    api_env: Environment = Environment.DEV
+    version: str = "1.0.0"
+    data_dir: Path = Path("data")
+
+    jwt_secret: str = DEV_SECRET
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "saas-api"
+    jwt_audience: str = "saas-api"
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
+    access_token_expire_minutes: int = Field(default=30, ge=1)
+    refresh_token_expire_days: int = Field(default=7, ge=1)
+
+    # argon2id; the defaults are OWASP's minimum (19 MiB, 2 passes, 1 lane).
+    password_hash_time_cost: int = Field(default=2, ge=1)
+    password_hash_memory_kib: int = Field(default=19_456, ge=8)
+    password_hash_parallelism: int = Field(default=1, ge=1)
+
+    rate_limit_per_minute: int = Field(default=10, ge=1)
+    rate_limit_fail_open: bool = True
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    default_page_size: int = Field(default=20, ge=1)
+    max_page_size: int = Field(default=100, ge=1)
+
+    max_file_size_mb: int = Field(default=10, ge=1)
+    allowed_file_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ALLOWED_FILE_TYPES
+
+    database_url: str = ""
+    database_echo: bool = False
+    # None: migrate on start-up in dev only; deployments run `python -m app migrate`.
+    db_auto_migrate: bool | None = None
+    redis_url: str | None = None
+    storage_url: str = ""
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("allowed_file_types", "trusted_proxies"):
+                value = data.get(key)
+                if isinstance(value, str):
+                    data[key] = tuple(p.strip() for p in value.split(",") if p.strip())
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("DEFAULT_PAGE_SIZE must not exceed MAX_PAGE_SIZE")
+        if self.api_env is not Environment.DEV and self.jwt_algorithm.startswith("HS"):
+            secret = self.jwt_secret
+            if secret in KNOWN_DEFAULT_SECRETS:
+                raise InsecureSettings(
+                    f"JWT_SECRET is unset or a published default; API_ENV={self.api_env} "
+                    "needs a random secret of at least 32 bytes "
+                    '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                )
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise InsecureSettings(
+                    f"JWT_SECRET is {len(secret.encode())} bytes; API_ENV={self.api_env} "
+                    f"needs at least {MIN_SECRET_BYTES}"
+                )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'app.db').as_posix()}"
+
+    @property
+    def auto_migrate(self) -> bool:
+        if self.db_auto_migrate is None:
+            return self.api_env is Environment.DEV
+        return self.db_auto_migrate
+
+    @property
+    def max_file_size_bytes(self) -> int:
+        return self.max_file_size_mb * 1024 * 1024

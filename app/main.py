@@ -1,0 +1,53 @@
+"""The app factory. `uvicorn app.main:app` serves the embedded default (SQLite)."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.router import root
+from app.config import Settings
+from app.db.migrate import upgrade
+from app.errors import install_error_handlers
+from app.observability import RequestContextMiddleware, configure_logging
+from app.runtime import Runtime
+
+logger = logging.getLogger("app")
+
+DESCRIPTION = """Multi-tenant SaaS API: tenants, users with roles, files, JWT sessions.
+
+Authenticate with **Authorize** (OAuth2 password flow on `/auth/login`). Every error
+is an RFC 9457 problem document."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        if settings.auto_migrate:
+            await asyncio.to_thread(upgrade, settings.effective_database_url)
+        runtime = Runtime.build(settings)
+        app.state.runtime = runtime
+        logger.info("started", extra={"fields": {"environment": settings.api_env.value}})
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Multi-tenant SaaS API",
+        version=settings.version,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(root)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,104 @@
+"""Per-principal, per-endpoint rate limiting on the `limits` library.
+
+A bucket is (method + route template, principal): `GET /api/v1/users/{id}` is one
+bucket whatever the id. The moving-window strategy keeps the timestamp of every
+admitted hit, so "N per minute" holds over any 60 s, window edges included.
+Storage is in memory by default and Redis when `REDIS_URL` is set.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from app.config import Settings
+
+logger = logging.getLogger("app.ratelimit")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: float  # epoch seconds when the oldest hit in the window expires
+    window_seconds: int
+
+    def headers(self) -> dict[str, str]:
+        reset_in = max(0, math.ceil(self.reset_at - time.time()))
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(math.ceil(self.reset_at)),
+            "RateLimit-Policy": f'"default";q={self.limit};w={self.window_seconds}',
+            "RateLimit": f'"default";r={self.remaining};t={reset_in}',
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(max(1, reset_in))
+        return headers
+
+
+class RateLimiter:
+    window_seconds = 60
+
+    def __init__(self, settings: Settings) -> None:
+        self.item = RateLimitItemPerMinute(settings.rate_limit_per_minute)
+        self.fail_open = settings.rate_limit_fail_open
+        if settings.redis_url:
+            uri = "async+" + settings.redis_url
+            storage = storage_from_string(uri, implementation="redispy")
+        else:
+            storage = storage_from_string("async+memory://")
+        assert isinstance(storage, Storage)
+        self.storage = storage
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._outage = False
+
+    async def hit(self, endpoint: str, principal: str) -> Decision:
+        try:
+            allowed = await self._strategy.hit(self.item, endpoint, principal)
+            stats = await self._strategy.get_window_stats(self.item, endpoint, principal)
+        except Exception:
+            return self._unavailable()
+        if self._outage:
+            logger.warning("rate limit storage is back")
+            self._outage = False
+        return Decision(
+            allowed=allowed,
+            limit=self.item.amount,
+            remaining=max(0, stats.remaining),
+            reset_at=stats.reset_time,
+            window_seconds=self.window_seconds,
+        )
+
+    def _unavailable(self) -> Decision:
+        if not self._outage:
+            logger.warning(
+                "rate limit storage unreachable; failing %s",
+                "open" if self.fail_open else "closed",
+            )
+            self._outage = True
+        return Decision(
+            allowed=self.fail_open,
+            limit=self.item.amount,
+            remaining=self.item.amount if self.fail_open else 0,
+            reset_at=time.time() + self.window_seconds,
+            window_seconds=self.window_seconds,
+        )
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.storage.check())
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        # The memory storage expires entries with a background task of this loop.
+        timer = getattr(self.storage, "timer", None)
+        if timer is not None and not timer.done():
+            timer.cancel()

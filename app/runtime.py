@@ -1,0 +1,31 @@
+"""What one app instance owns at run time, built from settings in its lifespan."""
+
+from dataclasses import dataclass
+
+from app.auth import Passwords, Tokens
+from app.config import Settings
+from app.db.session import Database
+from app.ratelimit import RateLimiter
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    db: Database
+    tokens: Tokens
+    passwords: Passwords
+    limiter: RateLimiter
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Runtime":
+        return cls(
+            settings=settings,
+            db=Database(settings.effective_database_url, echo=settings.database_echo),
+            tokens=Tokens(settings),
+            passwords=Passwords(settings),
+            limiter=RateLimiter(settings),
+        )
+
+    async def close(self) -> None:
+        await self.db.dispose()
+        await self.limiter.close()

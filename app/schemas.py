@@ -1,0 +1,164 @@
+"""Request and response bodies. Requests are strict: unknown fields answer 422."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
+
+MAX_BULK = 50
+MAX_PASSWORD_LENGTH = 128
+
+
+def _printable(value: str) -> str:
+    if any(not ch.isprintable() for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=MAX_PASSWORD_LENGTH)]
+TenantName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=50),
+    AfterValidator(_printable),
+]
+FullName = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_printable)
+]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Role = Literal["admin", "user"]
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ResponseBody(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- authentication -----------------------------------------------------------------
+
+
+class RegisterRequest(RequestBody):
+    tenant_name: TenantName
+    admin_email: Email
+    admin_username: Username
+    admin_password: Password
+
+
+class RegisterResponse(ResponseBody):
+    tenant_id: uuid.UUID
+    admin_user_id: uuid.UUID
+    message: str
+
+
+class LoginRequest(RequestBody):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class TokenPair(ResponseBody):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Lifetime of the access token in seconds")
+
+
+class RefreshRequest(RequestBody):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class LogoutRequest(RequestBody):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+
+
+# --- users --------------------------------------------------------------------------
+
+
+class UserCreate(RequestBody):
+    username: Username
+    email: Email
+    full_name: FullName = ""
+    role: Role = "user"
+    password: Password | None = None
+
+
+class UserUpdate(RequestBody):
+    email: Email | None = None
+    full_name: FullName | None = None
+    password: Password | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+BulkUserCreate = Annotated[list[UserCreate], Field(min_length=1, max_length=MAX_BULK)]
+
+
+class UserOut(ResponseBody):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    username: str
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    page: int
+    page_size: int
+    total_count: int
+    has_next: bool
+    has_prev: bool
+
+
+# --- admin and health ---------------------------------------------------------------
+
+
+class TenantOut(ResponseBody):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    is_active: bool
+
+
+class TenantList(BaseModel):
+    tenants: list[TenantOut]
+    total: int
+
+
+class Stats(BaseModel):
+    total_tenants: int
+    total_users: int
+    total_files: int
+    total_storage_bytes: int
+
+
+class Health(BaseModel):
+    status: Literal["healthy"]
+    timestamp: datetime
+    environment: str
+    version: str
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, str]

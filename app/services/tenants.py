@@ -1,0 +1,83 @@
+"""Tenant registration and the admin views (tenants, stats) with their scoping."""
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Passwords, Principal
+from app.db.models import Tenant, User
+from app.db.repositories import Accounts, Tenants
+from app.errors import Conflict, Forbidden
+from app.schemas import RegisterRequest, Stats, TenantList, TenantOut
+from app.services.users import ensure_password_allowed
+
+
+async def register_tenant(
+    session: AsyncSession, passwords: Passwords, body: RegisterRequest
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Creates the tenant and its first admin in one transaction: (tenant id, admin id)."""
+    ensure_password_allowed(body.admin_password, body.admin_username, str(body.admin_email))
+    tenants, accounts = Tenants(session), Accounts(session)
+    taken = []
+    if await tenants.name_taken(body.tenant_name):
+        taken.append("tenant_name")
+    identity = await accounts.taken([body.admin_username], [str(body.admin_email)])
+    if identity.usernames:
+        taken.append("admin_username")
+    if identity.emails:
+        taken.append("admin_email")
+    if taken:
+        raise Conflict(f"Already taken: {', '.join(taken)}", extra={"fields": taken})
+
+    tenant = Tenant(id=uuid.uuid4(), name=body.tenant_name)
+    admin = User(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        username=body.admin_username,
+        email=str(body.admin_email),
+        full_name="",
+        role="admin",
+        password_hash=await passwords.hash(body.admin_password),
+    )
+    tenants.add(tenant)
+    await session.flush()
+    accounts.add(admin)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("The tenant name, username or email was taken meanwhile") from exc
+    return tenant.id, admin.id
+
+
+def _visible_tenant(principal: Principal) -> uuid.UUID | None:
+    """None means every tenant (platform operator); a tenant admin sees its own."""
+    if principal.is_operator:
+        return None
+    if not principal.is_tenant_admin:
+        raise Forbidden("Only administrators may use the admin endpoints")
+    return principal.tenant_id
+
+
+async def list_tenants(session: AsyncSession, principal: Principal) -> TenantList:
+    scope = _visible_tenant(principal)
+    tenants = Tenants(session)
+    if scope is None:
+        rows = list(await tenants.all())
+    else:
+        own = await tenants.get(scope)
+        rows = [own] if own else []
+    return TenantList(tenants=[TenantOut.model_validate(t) for t in rows], total=len(rows))
+
+
+async def stats(session: AsyncSession, principal: Principal) -> Stats:
+    scope = _visible_tenant(principal)
+    total_tenants, total_users = await Tenants(session).totals(scope)
+    # Files arrive with the file service; until then there are none to count.
+    return Stats(
+        total_tenants=total_tenants,
+        total_users=total_users,
+        total_files=0,
+        total_storage_bytes=0,
+    )
