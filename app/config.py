@@ -11,7 +11,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me-before-deploying-anywhere"
+DEV_SECRET = "dev-only-secret-change-me-before-deploying-anywhere"  # noqa: S105
 # Secrets that appear in tutorials and templates; none of them may sign a real token.
 KNOWN_DEFAULT_SECRETS = frozenset(
     {
@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     rate_limit_per_minute: int = Field(default=10, ge=1)
     rate_limit_fail_open: bool = True
+    # Keeps the buckets of several deployments (or test runs) apart on one Redis.
+    rate_limit_namespace: str = "saas-api"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     default_page_size: int = Field(default=20, ge=1)

@@ -64,9 +64,7 @@ class InvalidInput(DomainError):
     status, slug, title = 422, "validation-error", "Invalid input"
 
     def __init__(self, errors: Sequence[Mapping[str, Any]], detail: str = "") -> None:
-        super().__init__(
-            detail or _summarize(errors), extra={"errors": [dict(e) for e in errors]}
-        )
+        super().__init__(detail or _summarize(errors), extra={"errors": [dict(e) for e in errors]})
 
 
 class RateLimited(DomainError):

@@ -49,6 +49,7 @@ class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.item = RateLimitItemPerMinute(settings.rate_limit_per_minute)
         self.fail_open = settings.rate_limit_fail_open
+        self._namespace = settings.rate_limit_namespace
         if settings.redis_url:
             uri = "async+" + settings.redis_url
             storage = storage_from_string(uri, implementation="redispy")
@@ -61,8 +62,9 @@ class RateLimiter:
 
     async def hit(self, endpoint: str, principal: str) -> Decision:
         try:
-            allowed = await self._strategy.hit(self.item, endpoint, principal)
-            stats = await self._strategy.get_window_stats(self.item, endpoint, principal)
+            key = (self._namespace, endpoint, principal)
+            allowed = await self._strategy.hit(self.item, *key)
+            stats = await self._strategy.get_window_stats(self.item, *key)
         except Exception:
             return self._unavailable()
         if self._outage:

@@ -72,7 +72,7 @@ class LoginRequest(RequestBody):
 class TokenPair(ResponseBody):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int = Field(description="Lifetime of the access token in seconds")
 
 

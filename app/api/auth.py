@@ -82,10 +82,7 @@ async def _login_body(request: Request) -> LoginRequest:
         return LoginRequest.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(
-            [
-                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors()
-            ]
+            [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         ) from None
 
 

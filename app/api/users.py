@@ -18,9 +18,7 @@ async def list_users(
     paging: PageDep,
     active_only: Annotated[bool, Query(description="Hide deactivated users")] = False,
 ) -> Page[UserOut]:
-    return await service.page(
-        page=paging.page, page_size=paging.page_size, active_only=active_only
-    )
+    return await service.page(page=paging.page, page_size=paging.page_size, active_only=active_only)
 
 
 @router.post(
@@ -50,9 +48,7 @@ async def get_user(user_id: str, service: UserServiceDep) -> UserOut:
     return UserOut.model_validate(await service.get(user_id))
 
 
-@router.put(
-    "/{user_id}", response_model=UserOut, responses=problems(401, 403, 404, 409, 422, 429)
-)
+@router.put("/{user_id}", response_model=UserOut, responses=problems(401, 403, 404, 409, 422, 429))
 async def update_user(user_id: str, body: UserUpdate, service: UserServiceDep) -> UserOut:
     return UserOut.model_validate(await service.update(user_id, body))
 

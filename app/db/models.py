@@ -71,9 +71,7 @@ class User(Base):
     __table_args__ = (
         Index("ix_users_tenant_order", "tenant_id", "created_at", "id"),
         CheckConstraint("role IN ('admin', 'user', 'operator')", name="role_known"),
-        CheckConstraint(
-            "(role = 'operator') = (tenant_id IS NULL)", name="operator_has_no_tenant"
-        ),
+        CheckConstraint("(role = 'operator') = (tenant_id IS NULL)", name="operator_has_no_tenant"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

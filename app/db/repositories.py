@@ -163,7 +163,7 @@ class ScopedUsers:
         self._session = session
         self._tenant_id = tenant_id
 
-    def _select(self) -> Select[tuple[User]]:
+    def _select(self) -> Select[User]:
         return select(User).where(User.tenant_id == self._tenant_id)
 
     def add(self, user: User) -> None:
@@ -201,4 +201,3 @@ class TenantScope:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.tenant_id = tenant_id
         self.users = ScopedUsers(session, tenant_id)
-

@@ -56,9 +56,7 @@ class UserService:
         self._principal = principal
         self._passwords = passwords
 
-    async def page(
-        self, *, page: int, page_size: int, active_only: bool
-    ) -> Page[UserOut]:
+    async def page(self, *, page: int, page_size: int, active_only: bool) -> Page[UserOut]:
         users = self._scope.users
         total = await users.count(active_only=active_only)
         rows = await users.page(

@@ -1,0 +1,8 @@
+"""The suite's fixtures live in plugin modules; this file only lists them."""
+
+pytest_plugins = [
+    "py_tests.fixtures.databases",
+    "py_tests.fixtures.app",
+    "py_tests.fixtures.clients",
+    "py_tests.fixtures.async_clients",
+]
