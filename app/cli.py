@@ -1,4 +1,4 @@
-"""`python -m app serve | migrate | create-platform-operator`."""
+"""`python -m app serve | migrate | create-platform-operator | sweep-orphans`."""
 
 import argparse
 import asyncio
@@ -15,6 +15,7 @@ from app.db.models import User
 from app.db.repositories import Accounts
 from app.runtime import Runtime
 from app.schemas import MAX_PASSWORD_LENGTH
+from app.services.files import remove_stale_spool_files, sweep_orphans
 from app.services.users import ensure_password_allowed
 
 
@@ -95,6 +96,21 @@ def _create_platform_operator(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _sweep(settings: Settings) -> int:
+    runtime = Runtime.build(settings)
+    try:
+        remove_stale_spool_files(settings)
+        return await sweep_orphans(runtime.db, runtime.storage, settings.orphan_grace_seconds)
+    finally:
+        await runtime.close()
+
+
+def _sweep_orphans(_: argparse.Namespace) -> int:
+    removed = asyncio.run(_sweep(_settings()))
+    print(f"removed {removed} orphaned blobs")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     operator.set_defaults(run=_create_platform_operator)
+
+    sweep = commands.add_parser(
+        "sweep-orphans", help="remove stored blobs that no file row points at"
+    )
+    sweep.set_defaults(run=_sweep_orphans)
 
     args = parser.parse_args(argv)
     result: int = args.run(args)

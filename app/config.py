@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     db_auto_migrate: bool | None = None
     redis_url: str | None = None
     storage_url: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # A blob without a row older than this is an orphan (a crashed upload).
+    orphan_grace_seconds: int = Field(default=600, ge=0)
 
     log_level: str = "INFO"
 
@@ -128,6 +134,10 @@ class Settings(BaseSettings):
         if self.db_auto_migrate is None:
             return self.api_env is Environment.DEV
         return self.db_auto_migrate
+
+    @property
+    def upload_spool_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def max_file_size_bytes(self) -> int:

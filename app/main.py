@@ -13,6 +13,7 @@ from app.db.migrate import upgrade
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
 from app.runtime import Runtime
+from app.services.files import housekeeping
 
 logger = logging.getLogger("app")
 
@@ -32,10 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(upgrade, settings.effective_database_url)
         runtime = Runtime.build(settings)
         app.state.runtime = runtime
+        cleanup = asyncio.create_task(housekeeping(runtime.db, runtime.storage, settings))
         logger.info("started", extra={"fields": {"environment": settings.api_env.value}})
         try:
             yield
         finally:
+            cleanup.cancel()
+            await asyncio.gather(cleanup, return_exceptions=True)
             await runtime.close()
 
     app = FastAPI(

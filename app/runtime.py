@@ -6,6 +6,7 @@ from app.auth import Passwords, Tokens
 from app.config import Settings
 from app.db.session import Database
 from app.ratelimit import RateLimiter
+from app.storage import BlobStorage, build_storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,7 @@ class Runtime:
     tokens: Tokens
     passwords: Passwords
     limiter: RateLimiter
+    storage: BlobStorage
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -24,8 +26,10 @@ class Runtime:
             tokens=Tokens(settings),
             passwords=Passwords(settings),
             limiter=RateLimiter(settings),
+            storage=build_storage(settings),
         )
 
     async def close(self) -> None:
         await self.db.dispose()
         await self.limiter.close()
+        await self.storage.close()

@@ -130,6 +130,17 @@ class Page(BaseModel, Generic[T]):
     has_prev: bool
 
 
+class FileOut(ResponseBody):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    uploaded_by: uuid.UUID
+    uploaded_at: datetime
+    sha256: str
+
+
 # --- admin and health ---------------------------------------------------------------
 
 

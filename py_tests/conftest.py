@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "py_tests.fixtures.databases",
+    "py_tests.fixtures.storage",
     "py_tests.fixtures.app",
     "py_tests.fixtures.clients",
     "py_tests.fixtures.async_clients",

@@ -3,11 +3,11 @@
 from fastapi import APIRouter
 
 from app.api.deps import PrincipalDep, SessionDep
-from app.api.responses import problems
+from app.api.responses import API_V1, problems
 from app.schemas import Stats, TenantList
 from app.services import tenants
 
-router = APIRouter(prefix="/admin", tags=["admin"], responses=problems(401, 403, 429))
+router = APIRouter(prefix=f"{API_V1}/admin", tags=["admin"], responses=problems(401, 403, 429))
 
 
 @router.get("/tenants", response_model=TenantList)

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.db.repositories import TenantScope
 from app.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
 from app.runtime import Runtime
+from app.services.files import FileService
 from app.services.tokens import TokenService
 from app.services.users import UserService
 
@@ -90,6 +91,15 @@ def get_user_service(
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+def get_file_service(
+    session: SessionDep, scope: ScopeDep, member: MemberDep, runtime: RuntimeDep
+) -> FileService:
+    return FileService(session, scope, member, runtime.storage, runtime.settings)
+
+
+FileServiceDep = Annotated[FileService, Depends(get_file_service)]
 
 
 @dataclass(frozen=True, slots=True)

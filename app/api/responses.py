@@ -4,6 +4,10 @@ from typing import Any
 
 from app.schemas import ResponseBody
 
+# Every router spells its whole prefix, so a route's `path` is the full template that
+# rate-limit buckets and logs name (FastAPI keeps an include's prefix out of it).
+API_V1 = "/api/v1"
+
 
 class Problem(ResponseBody):
     type: str

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter, Depends
 
-from app.api import admin, auth, health, users
+from app.api import admin, auth, files, health, users
 from app.api.deps import limit_by_user
 
-api_v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(limit_by_user)])
+api_v1 = APIRouter(dependencies=[Depends(limit_by_user)])
 api_v1.include_router(users.router)
+api_v1.include_router(files.router)
 api_v1.include_router(admin.router)
 
 root = APIRouter()

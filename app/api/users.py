@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from app.api.deps import PageDep, UserServiceDep
-from app.api.responses import problems
+from app.api.responses import API_V1, problems
 from app.schemas import BulkUserCreate, Page, UserCreate, UserOut, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 ID_ROUTE_ERRORS = problems(401, 403, 404, 422, 429)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import AuthSession, Tenant, User, utcnow
+from app.db.models import AuthSession, StoredFile, Tenant, User, utcnow
 
 
 class Tenants:
@@ -195,9 +195,59 @@ class ScopedUsers:
         return {u.id for u in (await self._session.scalars(stmt)).all()}
 
 
+class ScopedFiles:
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self._session = session
+        self._tenant_id = tenant_id
+
+    def _select(self) -> Select[StoredFile]:
+        return select(StoredFile).where(StoredFile.tenant_id == self._tenant_id)
+
+    def add(self, stored: StoredFile) -> None:
+        stored.tenant_id = self._tenant_id
+        self._session.add(stored)
+
+    async def get(self, file_id: uuid.UUID) -> StoredFile | None:
+        return await self._session.scalar(self._select().where(StoredFile.id == file_id))
+
+    async def page(self, *, offset: int, limit: int) -> Sequence[StoredFile]:
+        stmt = self._select().order_by(StoredFile.uploaded_at, StoredFile.id)
+        return (await self._session.scalars(stmt.offset(offset).limit(limit))).all()
+
+    async def count(self) -> int:
+        stmt = select(func.count()).select_from(StoredFile)
+        return await self._session.scalar(stmt.where(StoredFile.tenant_id == self._tenant_id)) or 0
+
+    async def delete(self, stored: StoredFile) -> None:
+        await self._session.delete(stored)
+
+
+class Blobs:
+    """Unscoped view of stored files, for totals and for the orphan sweep."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def totals(self, tenant_id: uuid.UUID | None) -> tuple[int, int]:
+        """(files, bytes) of one tenant, or platform-wide when tenant_id is None."""
+        stmt = select(func.count(), func.coalesce(func.sum(StoredFile.size_bytes), 0))
+        if tenant_id is not None:
+            stmt = stmt.where(StoredFile.tenant_id == tenant_id)
+        files, size = (await self._session.execute(stmt)).one()
+        return int(files), int(size)
+
+    async def known_keys(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(keys)
+        if not wanted:
+            return set()
+        stmt = select(StoredFile.storage_key).where(StoredFile.storage_key.in_(wanted))
+        return set((await self._session.scalars(stmt)).all())
+
+
 class TenantScope:
     """The only door to tenant-owned rows: every repository here is bound to one tenant."""
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self.tenant_id = tenant_id
         self.users = ScopedUsers(session, tenant_id)
+        self.files = ScopedFiles(session, tenant_id)

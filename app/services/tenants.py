@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Passwords, Principal
 from app.db.models import Tenant, User
-from app.db.repositories import Accounts, Tenants
+from app.db.repositories import Accounts, Blobs, Tenants
 from app.errors import Conflict, Forbidden
 from app.schemas import RegisterRequest, Stats, TenantList, TenantOut
 from app.services.users import ensure_password_allowed
@@ -74,10 +74,10 @@ async def list_tenants(session: AsyncSession, principal: Principal) -> TenantLis
 async def stats(session: AsyncSession, principal: Principal) -> Stats:
     scope = _visible_tenant(principal)
     total_tenants, total_users = await Tenants(session).totals(scope)
-    # Files arrive with the file service; until then there are none to count.
+    total_files, total_bytes = await Blobs(session).totals(scope)
     return Stats(
         total_tenants=total_tenants,
         total_users=total_users,
-        total_files=0,
-        total_storage_bytes=0,
+        total_files=total_files,
+        total_storage_bytes=total_bytes,
     )

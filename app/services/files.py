@@ -1,0 +1,185 @@
+"""Files of one tenant: upload, listing, download, delete, and the orphan sweep.
+
+Order of writes: the blob is stored first, then the row is committed. A crash in
+between leaves a blob that no row points at, which no client can reach and which the
+sweep removes once it is older than the grace period. Delete commits the row's removal
+first, then removes the blob; a failure there also leaves only an orphan.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from app.auth import Principal
+from app.config import Settings
+from app.db.models import StoredFile
+from app.db.repositories import Blobs, TenantScope
+from app.db.session import Database
+from app.errors import Forbidden, ServiceUnavailable
+from app.schemas import FileOut, Page
+from app.services.users import not_found, parse_id
+from app.storage import BlobStorage, StorageUnavailable
+from app.uploads import receive_upload
+
+logger = logging.getLogger("app.files")
+SWEEP_BATCH = 500
+
+
+class FileService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        scope: TenantScope,
+        principal: Principal,
+        storage: BlobStorage,
+        settings: Settings,
+    ) -> None:
+        self._db = session
+        self._scope = scope
+        self._principal = principal
+        self._storage = storage
+        self._settings = settings
+
+    async def upload(self, request: Request) -> StoredFile:
+        upload = await receive_upload(
+            request,
+            spool_dir=self._settings.upload_spool_dir,
+            allowed=frozenset(self._settings.allowed_file_types),
+            max_bytes=self._settings.max_file_size_bytes,
+        )
+        file_id = uuid.uuid4()
+        key = f"{self._scope.tenant_id}/{file_id}"
+        try:
+            await self._storage.put_file(key, upload.path, upload.size)
+        except StorageUnavailable as exc:
+            logger.error("storing a blob failed: %s", exc)
+            raise ServiceUnavailable("File storage is unavailable; try again shortly") from exc
+        finally:
+            upload.path.unlink(missing_ok=True)
+        stored = StoredFile(
+            id=file_id,
+            uploaded_by=self._principal.user_id,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            size_bytes=upload.size,
+            sha256=upload.sha256,
+            storage_key=key,
+            uploaded_at=datetime.now(UTC),
+        )
+        self._scope.files.add(stored)
+        try:
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            await _forget_blob(self._storage, key)
+            raise
+        return stored
+
+    async def page(self, *, page: int, page_size: int) -> Page[FileOut]:
+        files = self._scope.files
+        total = await files.count()
+        rows = await files.page(offset=(page - 1) * page_size, limit=page_size)
+        return Page[FileOut](
+            data=[FileOut.model_validate(f) for f in rows],
+            page=page,
+            page_size=page_size,
+            total_count=total,
+            has_next=page * page_size < total,
+            has_prev=page > 1,
+        )
+
+    async def get(self, raw_id: str) -> StoredFile:
+        stored = await self._scope.files.get(parse_id(raw_id))
+        if stored is None:
+            raise not_found()
+        return stored
+
+    async def open_content(self, stored: StoredFile) -> AsyncIterator[bytes]:
+        """The file's bytes, with the blob already opened so a storage failure is a 503
+        answer rather than a broken stream."""
+        chunks = self._storage.open(stored.storage_key)
+        try:
+            first = await anext(chunks, b"")
+        except FileNotFoundError as exc:
+            logger.error("blob %s of file %s is missing", stored.storage_key, stored.id)
+            raise ServiceUnavailable("The file's content is unavailable") from exc
+        except StorageUnavailable as exc:
+            raise ServiceUnavailable("File storage is unavailable; try again shortly") from exc
+        return _prepend(first, chunks)
+
+    async def delete(self, raw_id: str) -> None:
+        stored = await self.get(raw_id)
+        if not self._principal.is_tenant_admin and stored.uploaded_by != self._principal.user_id:
+            raise Forbidden("Only the uploader or a tenant administrator may delete a file")
+        key = stored.storage_key
+        await self._scope.files.delete(stored)
+        await self._db.commit()
+        await _forget_blob(self._storage, key)
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def _forget_blob(storage: BlobStorage, key: str) -> None:
+    try:
+        await storage.delete(key)
+    except StorageUnavailable:
+        logger.warning("blob %s left for the orphan sweep", key)
+
+
+async def sweep_orphans(db: Database, storage: BlobStorage, grace_seconds: int) -> int:
+    """Removes blobs that no file row points at and that are older than the grace period
+    (younger ones may belong to an upload that is about to commit). Returns the count."""
+    cutoff = time.time() - grace_seconds
+    removed = 0
+    batch: list[str] = []
+
+    async def flush() -> int:
+        async with db.session() as session:
+            known = await Blobs(session).known_keys(batch)
+        orphans = [key for key in batch if key not in known]
+        for key in orphans:
+            await storage.delete(key)
+        batch.clear()
+        return len(orphans)
+
+    async for key, modified in storage.keys():
+        if modified < cutoff:
+            batch.append(key)
+        if len(batch) >= SWEEP_BATCH:
+            removed += await flush()
+    if batch:
+        removed += await flush()
+    if removed:
+        logger.info("orphan sweep removed %d blobs", removed)
+    return removed
+
+
+def remove_stale_spool_files(settings: Settings) -> int:
+    """Spool files of uploads that a crash interrupted (live ones are younger)."""
+    cutoff = time.time() - settings.orphan_grace_seconds
+    removed = 0
+    folder = settings.upload_spool_dir
+    for path in folder.glob("*.upload") if folder.exists() else ():
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+async def housekeeping(db: Database, storage: BlobStorage, settings: Settings) -> None:
+    """Start-up cleanup, run in the background: a failure is logged, never fatal."""
+    try:
+        remove_stale_spool_files(settings)
+        await sweep_orphans(db, storage, settings.orphan_grace_seconds)
+    except Exception:
+        logger.exception("start-up housekeeping failed; `python -m app sweep-orphans` retries")

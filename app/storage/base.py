@@ -1,0 +1,32 @@
+"""The storage protocol every backend implements."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+CHUNK_SIZE = 64 * 1024
+
+
+class StorageUnavailable(Exception):
+    """The backend could not be reached or failed; the caller answers 503."""
+
+
+class BlobStorage(Protocol):
+    async def put_file(self, key: str, source: Path, size: int) -> None:
+        """Stores the local file `source` under `key`. The source may be moved away; the
+        caller removes it afterwards if it is still there."""
+
+    def open(self, key: str) -> AsyncIterator[bytes]:
+        """Streams the blob in chunks; raises StorageUnavailable or FileNotFoundError."""
+
+    async def delete(self, key: str) -> None:
+        """Removes the blob; a missing blob is not an error."""
+
+    async def keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every (key, last-modified epoch seconds), for the orphan sweep."""
+        yield "", 0.0  # pragma: no cover - protocol
+
+    async def ping(self) -> None:
+        """Raises StorageUnavailable when the backend does not answer."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,110 @@
+"""Blobs in an S3-compatible bucket, through aioboto3 (one client per app instance)."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from app.storage.base import CHUNK_SIZE, StorageUnavailable
+
+MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class S3Storage:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self._prefix = f"{prefix}/" if prefix else ""
+        self._session = aioboto3.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            region_name=region or "us-east-1",
+        )
+        self._endpoint_url = endpoint_url
+        self._stack: AsyncExitStack | None = None
+        self._client: Any = None
+
+    async def _s3(self) -> Any:
+        if self._client is None:
+            self._stack = AsyncExitStack()
+            self._client = await self._stack.enter_async_context(
+                self._session.client(
+                    "s3",
+                    endpoint_url=self._endpoint_url,
+                    config=Config(
+                        connect_timeout=3,
+                        read_timeout=30,
+                        retries={"max_attempts": 2, "mode": "standard"},
+                    ),
+                )
+            )
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    async def put_file(self, key: str, source: Path, size: int) -> None:
+        try:
+            s3 = await self._s3()
+            await s3.upload_file(str(source), self.bucket, self._key(key))
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        try:
+            s3 = await self._s3()
+            response = await s3.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in MISSING:
+                raise FileNotFoundError(key) from exc
+            raise StorageUnavailable(type(exc).__name__) from exc
+        except (BotoCoreError, OSError) as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+        body = response["Body"]
+        try:
+            while chunk := await body.read(CHUNK_SIZE):
+                yield chunk
+        finally:
+            body.close()
+
+    async def delete(self, key: str) -> None:
+        try:
+            s3 = await self._s3()
+            await s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def keys(self) -> AsyncIterator[tuple[str, float]]:
+        try:
+            s3 = await self._s3()
+            paginator = s3.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=self._prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self._prefix) :], item["LastModified"].timestamp()
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def ping(self) -> None:
+        try:
+            s3 = await self._s3()
+            await s3.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def close(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+            self._client = None

@@ -1,0 +1,230 @@
+"""Streaming multipart uploads: size, type and checksum checked while the bytes arrive.
+
+The request body is fed chunk by chunk to python-multipart's push parser; the `file`
+part is written to a spool file on disk (memory stays at one chunk), hashed with
+sha256 and counted as it goes. The upload is refused with 413 as soon as it passes
+the limit (or before reading, when `Content-Length` already says so), with 415 when
+the declared type is not allowed or the bytes are not of that type. Whatever is
+refused leaves nothing behind: the spool file is removed on every path.
+"""
+
+import codecs
+import hashlib
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import puremagic
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from app.errors import DomainError, InvalidInput
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
+SNIFF_BYTES = 8 * 1024
+MAX_FILENAME = 255
+# Room for the multipart framing around the file's own bytes.
+MULTIPART_OVERHEAD = 64 * 1024
+TEXT_TYPES = frozenset({"text/plain", "text/csv"})
+_ALLOWED_CONTROL = frozenset("\t\n\r\f")
+
+
+class StreamingUploadTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedFileType(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+def _no_file(detail: str) -> InvalidInput:
+    return InvalidInput([{"loc": ["body", "file"], "msg": detail, "type": "missing_file"}])
+
+
+@dataclass
+class SpooledUpload:
+    path: Path
+    filename: str
+    content_type: str
+    size: int = 0
+    head: bytes = b""
+    hasher: Any = field(default_factory=hashlib.sha256)
+
+    @property
+    def sha256(self) -> str:
+        return str(self.hasher.hexdigest())
+
+
+def clean_filename(raw: str) -> str:
+    """Display name only: last path part, no control or format (bidi) characters."""
+    name = unicodedata.normalize("NFC", raw.replace("\\", "/").split("/")[-1])
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:16] if dot and stem else ""
+        name = name[: MAX_FILENAME - len(ext) - 1].rstrip() + ("." + ext if ext else "")
+        name = name[:MAX_FILENAME]
+    return name or "file"
+
+
+class _FilePart:
+    """Callbacks of the multipart parser for one request: keeps only the `file` part."""
+
+    def __init__(self, spool_dir: Path, allowed: frozenset[str], max_bytes: int) -> None:
+        self._spool_dir = spool_dir
+        self._allowed = allowed
+        self._max_bytes = max_bytes
+        self._headers: dict[bytes, bytes] = {}
+        self._header_field = b""
+        self._header_value = b""
+        self._sink: IO[bytes] | None = None
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self.upload: SpooledUpload | None = None
+
+    def callbacks(self) -> "MultipartCallbacks":
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field_data,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+
+    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.strip().lower()] = self._header_value.strip()
+        self._header_field = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        if options.get(b"name") != b"file" or self.upload is not None:
+            return  # other fields, and any second file part, are ignored
+        raw_name = options.get(b"filename")
+        if raw_name is None:
+            raise _no_file("The `file` field must be a file, with a filename")
+        declared, _ = parse_options_header(self._headers.get(b"content-type", b""))
+        content_type = declared.decode("latin-1").lower() or "application/octet-stream"
+        if content_type not in self._allowed:
+            raise UnsupportedFileType(
+                f"Files of type {content_type} are not accepted; "
+                f"allowed: {', '.join(sorted(self._allowed))}"
+            )
+        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        path = self._spool_dir / f"{uuid.uuid4().hex}.upload"
+        self.upload = SpooledUpload(
+            path=path,
+            filename=clean_filename(raw_name.decode("utf-8", errors="replace")),
+            content_type=content_type,
+        )
+        self._sink = path.open("wb")
+        if content_type in TEXT_TYPES:
+            self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._sink is None or self.upload is None:
+            return
+        chunk = data[start:end]
+        upload = self.upload
+        upload.size += len(chunk)
+        if upload.size > self._max_bytes:
+            raise StreamingUploadTooLarge(
+                f"The file is larger than the limit of {self._max_bytes} bytes"
+            )
+        if len(upload.head) < SNIFF_BYTES:
+            upload.head += chunk[: SNIFF_BYTES - len(upload.head)]
+        upload.hasher.update(chunk)
+        if self._decoder is not None:
+            _check_text(self._decoder, chunk, final=False)
+        self._sink.write(chunk)
+
+    def _part_end(self) -> None:
+        if self._sink is not None:
+            if self._decoder is not None:
+                _check_text(self._decoder, b"", final=True)
+                self._decoder = None
+            self._sink.close()
+            self._sink = None
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
+
+
+def _check_text(decoder: codecs.IncrementalDecoder, chunk: bytes, *, final: bool) -> None:
+    try:
+        text = decoder.decode(chunk, final=final)
+    except UnicodeDecodeError:
+        raise UnsupportedFileType("A text file must be UTF-8 text") from None
+    if any(ch < " " and ch not in _ALLOWED_CONTROL for ch in text):
+        raise UnsupportedFileType("A text file must not contain binary control characters")
+
+
+def _check_signature(upload: SpooledUpload) -> None:
+    if upload.content_type in TEXT_TYPES:
+        return  # checked while streaming
+    try:
+        found = {m.mime_type for m in puremagic.magic_string(upload.head)}
+    except (puremagic.PureError, ValueError):
+        found = set()
+    if upload.content_type not in found:
+        raise UnsupportedFileType(f"The file's bytes are not {upload.content_type}")
+
+
+async def receive_upload(
+    request: Request, *, spool_dir: Path, allowed: frozenset[str], max_bytes: int
+) -> SpooledUpload:
+    """Reads the `file` part of a multipart request into a checked spool file.
+
+    The caller owns the returned spool file and must remove it."""
+    media_type, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if media_type != b"multipart/form-data" or not boundary:
+        raise _no_file("Send the file as multipart/form-data in a field named `file`")
+    declared_length = request.headers.get("content-length", "")
+    if declared_length.isdigit() and int(declared_length) > max_bytes + MULTIPART_OVERHEAD:
+        raise StreamingUploadTooLarge(f"The request is larger than the limit of {max_bytes} bytes")
+    part = _FilePart(spool_dir, allowed, max_bytes)
+    parser = MultipartParser(boundary, part.callbacks())
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+        upload = part.upload
+        if upload is None:
+            raise _no_file("No file was sent in the `file` field")
+        if upload.size == 0:
+            raise _no_file("The file is empty")
+        _check_signature(upload)
+        return upload
+    except MultipartParseError:
+        _discard(part)
+        raise InvalidInput(
+            [{"loc": ["body"], "msg": "Malformed multipart body", "type": "multipart"}]
+        ) from None
+    except BaseException:
+        _discard(part)
+        raise
+
+
+def _discard(part: _FilePart) -> None:
+    part.close()
+    if part.upload is not None:
+        part.upload.path.unlink(missing_ok=True)
