@@ -10,7 +10,7 @@ from py_tests.factories import fake
 
 
 def _image(fmt: str, size: tuple[int, int] = (24, 16)) -> bytes:
-    rng = random.Random()  # noqa: S311 - pixels, not secrets
+    rng = random.Random()  # pixels, not secrets
     image = Image.new("RGB", size)
     image.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(size[0] * size[1])])
     buffer = io.BytesIO()

@@ -152,7 +152,7 @@ async def sweep_orphans(db: Database, storage: BlobStorage, grace_seconds: int) 
         batch.clear()
         return len(orphans)
 
-    async for key, modified in storage.keys():
+    async for key, modified in storage.list_blobs():
         if modified < cutoff:
             batch.append(key)
         if len(batch) >= SWEEP_BATCH:

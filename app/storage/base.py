@@ -22,7 +22,7 @@ class BlobStorage(Protocol):
     async def delete(self, key: str) -> None:
         """Removes the blob; a missing blob is not an error."""
 
-    async def keys(self) -> AsyncIterator[tuple[str, float]]:
+    async def list_blobs(self) -> AsyncIterator[tuple[str, float]]:
         """Every (key, last-modified epoch seconds), for the orphan sweep."""
         yield "", 0.0  # pragma: no cover - protocol
 

@@ -53,7 +53,7 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
-    async def keys(self) -> AsyncIterator[tuple[str, float]]:
+    async def list_blobs(self) -> AsyncIterator[tuple[str, float]]:
         entries = await asyncio.to_thread(self._list_sync)
         for entry in entries:
             yield entry

@@ -86,7 +86,7 @@ class S3Storage:
         except (BotoCoreError, ClientError, OSError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
 
-    async def keys(self) -> AsyncIterator[tuple[str, float]]:
+    async def list_blobs(self) -> AsyncIterator[tuple[str, float]]:
         try:
             s3 = await self._s3()
             paginator = s3.get_paginator("list_objects_v2")
