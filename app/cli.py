@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db.migrate import upgrade
 from app.db.models import User
 from app.db.repositories import Accounts
+from app.errors import InvalidInput
 from app.runtime import Runtime
 from app.schemas import MAX_PASSWORD_LENGTH
 from app.services.files import remove_stale_spool_files, sweep_orphans
@@ -87,8 +88,8 @@ def _create_platform_operator(args: argparse.Namespace) -> int:
         sys.exit(f"The password needs 8 to {MAX_PASSWORD_LENGTH} characters")
     try:
         ensure_password_allowed(password, args.username, args.email)
-    except ValueError as exc:
-        sys.exit(str(exc))
+    except InvalidInput as exc:
+        sys.exit(exc.detail)
     if settings.auto_migrate:
         upgrade(settings.effective_database_url)
     asyncio.run(_create_operator(settings, args.username, args.email, password))

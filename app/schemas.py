@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -11,7 +11,9 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 MAX_BULK = 50
 MAX_PASSWORD_LENGTH = 128
@@ -96,11 +98,21 @@ class UserCreate(RequestBody):
 
 
 class UserUpdate(RequestBody):
-    email: Email | None = None
-    full_name: FullName | None = None
-    password: Password | None = None
-    role: Role | None = None
-    is_active: bool | None = None
+    """Partial update: absent fields stay as they are; null is not a value here."""
+
+    email: Email | SkipJsonSchema[None] = None
+    full_name: FullName | SkipJsonSchema[None] = None
+    password: Password | SkipJsonSchema[None] = None
+    role: Role | SkipJsonSchema[None] = None
+    is_active: bool | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Defaults are not validated, so this only refuses an explicit null.
+        if value is None:
+            raise ValueError("null is not allowed; leave the field out to keep it")
+        return value
 
 
 BulkUserCreate = Annotated[list[UserCreate], Field(min_length=1, max_length=MAX_BULK)]

@@ -2,7 +2,6 @@
 
 import ipaddress
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -13,6 +12,7 @@ from app.auth import Principal
 from app.config import Settings
 from app.db.repositories import TenantScope
 from app.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
+from app.pagination import PageParams
 from app.runtime import Runtime
 from app.services.files import FileService
 from app.services.tokens import TokenService
@@ -100,12 +100,6 @@ def get_file_service(
 
 
 FileServiceDep = Annotated[FileService, Depends(get_file_service)]
-
-
-@dataclass(frozen=True, slots=True)
-class PageParams:
-    page: int
-    page_size: int
 
 
 def get_page(

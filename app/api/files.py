@@ -60,7 +60,7 @@ async def upload_file(request: Request, service: FileServiceDep) -> FileOut:
 
 @router.get("", response_model=Page[FileOut], responses=problems(401, 403, 422, 429))
 async def list_files(service: FileServiceDep, paging: PageDep) -> Page[FileOut]:
-    return await service.page(page=paging.page, page_size=paging.page_size)
+    return await service.page(paging)
 
 
 @router.get(

@@ -18,7 +18,7 @@ async def list_users(
     paging: PageDep,
     active_only: Annotated[bool, Query(description="Hide deactivated users")] = False,
 ) -> Page[UserOut]:
-    return await service.page(page=paging.page, page_size=paging.page_size, active_only=active_only)
+    return await service.page(paging, active_only=active_only)
 
 
 @router.post(

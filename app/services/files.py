@@ -21,6 +21,7 @@ from app.db.models import StoredFile
 from app.db.repositories import Blobs, TenantScope
 from app.db.session import Database
 from app.errors import Forbidden, ServiceUnavailable
+from app.pagination import PageParams
 from app.schemas import FileOut, Page
 from app.services.users import not_found, parse_id
 from app.storage import BlobStorage, StorageUnavailable
@@ -80,18 +81,11 @@ class FileService:
             raise
         return stored
 
-    async def page(self, *, page: int, page_size: int) -> Page[FileOut]:
+    async def page(self, params: PageParams) -> Page[FileOut]:
         files = self._scope.files
         total = await files.count()
-        rows = await files.page(offset=(page - 1) * page_size, limit=page_size)
-        return Page[FileOut](
-            data=[FileOut.model_validate(f) for f in rows],
-            page=page,
-            page_size=page_size,
-            total_count=total,
-            has_next=page * page_size < total,
-            has_prev=page > 1,
-        )
+        rows = await files.page(offset=params.offset, limit=params.page_size)
+        return params.of([FileOut.model_validate(f) for f in rows], total)
 
     async def get(self, raw_id: str) -> StoredFile:
         stored = await self._scope.files.get(parse_id(raw_id))

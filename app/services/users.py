@@ -12,6 +12,7 @@ from app.auth import Passwords, Principal
 from app.db.models import User
 from app.db.repositories import Accounts, Sessions, TenantScope
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.pagination import PageParams
 from app.schemas import Page, UserCreate, UserOut, UserUpdate
 
 SELF_EDITABLE = frozenset({"email", "full_name", "password"})
@@ -56,20 +57,13 @@ class UserService:
         self._principal = principal
         self._passwords = passwords
 
-    async def page(self, *, page: int, page_size: int, active_only: bool) -> Page[UserOut]:
+    async def page(self, params: PageParams, *, active_only: bool) -> Page[UserOut]:
         users = self._scope.users
         total = await users.count(active_only=active_only)
         rows = await users.page(
-            offset=(page - 1) * page_size, limit=page_size, active_only=active_only
+            offset=params.offset, limit=params.page_size, active_only=active_only
         )
-        return Page[UserOut](
-            data=[UserOut.model_validate(u) for u in rows],
-            page=page,
-            page_size=page_size,
-            total_count=total,
-            has_next=page * page_size < total,
-            has_prev=page > 1,
-        )
+        return params.of([UserOut.model_validate(u) for u in rows], total)
 
     async def get(self, raw_id: str) -> User:
         user = await self._scope.users.get(parse_id(raw_id))
@@ -105,19 +99,15 @@ class UserService:
     async def update(self, raw_id: str, body: UserUpdate) -> User:
         user = await self.get(raw_id)
         changes = body.model_dump(exclude_unset=True)
-        if None in (changes.get("role", ""), changes.get("is_active", "")):
-            raise InvalidInput(
-                [{"loc": ["body"], "msg": "role and is_active cannot be null", "type": "null"}]
-            )
         self._authorize_update(user, changes)
         sessions = Sessions(self._db)
         if "email" in changes and changes["email"].lower() != user.email.lower():
             if (await Accounts(self._db).taken([], [changes["email"]])).emails:
                 raise Conflict("This email is already taken", extra={"fields": ["email"]})
             user.email = changes["email"]
-        if changes.get("full_name") is not None:
+        if "full_name" in changes:
             user.full_name = changes["full_name"]
-        if changes.get("password") is not None:
+        if "password" in changes:
             ensure_password_allowed(changes["password"], user.username, user.email)
             user.password_hash = await self._passwords.hash(changes["password"])
             keep = self._principal.session_id if user.id == self._principal.user_id else None

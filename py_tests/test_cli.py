@@ -1,0 +1,214 @@
+"""The service's CLI run in-process: `create-platform-operator` against the test's own
+database (the app under `client` then serves the operator), and `migrate` on a fresh
+SQLite file."""
+
+import io
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
+
+from app import cli
+from app.db.migrate import alembic_config
+from py_tests.factories import strong_password, unique_username
+from py_tests.fixtures.clients import MakeTenant
+
+pytestmark = pytest.mark.integration
+
+RunCli = Callable[..., int]
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> RunCli:
+    """Runs `python -m app ...` in-process on the test's database; `stdin` feeds
+    `--password-stdin`, `env` overrides the environment."""
+    for name in ("JWT_SECRET", "STORAGE_URL", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    base_env = {
+        "DATABASE_URL": database_url,
+        "API_ENV": "dev",
+        "DB_AUTO_MIGRATE": "false",
+        "DATA_DIR": str(tmp_path / "cli-data"),
+        # Cheap hashing, as for the app under test; the defaults have their own test.
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_KIB": "1024",
+    }
+
+    def run(*argv: str, stdin: str = "", **env: str) -> int:
+        for name, value in {**base_env, **env}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        return cli.main(list(argv))
+
+    return run
+
+
+def create_operator(run_cli: RunCli, username: str, email: str, password: str) -> int:
+    return run_cli(
+        "create-platform-operator",
+        "--username",
+        username,
+        "--email",
+        email,
+        "--password-stdin",
+        stdin=f"{password}\n",
+    )
+
+
+def fresh_email() -> str:
+    return f"{unique_username()}@operators.example.com"
+
+
+def new_identity() -> tuple[str, str, str]:
+    return unique_username(), fresh_email(), strong_password()
+
+
+def login(client: TestClient, username: str, password: str) -> httpx.Response:
+    return client.post("/auth/login", json={"username": username, "password": password})
+
+
+def operator_headers(client: TestClient, run_cli: RunCli) -> dict[str, str]:
+    username, email, password = new_identity()
+    assert create_operator(run_cli, username, email, password) == 0
+    response = login(client, username, password)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# --- create-platform-operator: refusals ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password_for",
+    [
+        pytest.param(lambda username: "Sh0rt!x", id="seven-chars"),
+        pytest.param(lambda username: "", id="empty"),
+        pytest.param(lambda username: "x" * 129, id="too-long"),
+        pytest.param(lambda username: username, id="equal-to-username"),
+    ],
+)
+def test_create_operator_refuses_weak_password(
+    client: TestClient, run_cli: RunCli, password_for: Callable[[str], str]
+) -> None:
+    username, email, _ = new_identity()
+    password = password_for(username)
+    with pytest.raises(SystemExit) as exited:
+        create_operator(run_cli, username, email, password)
+    assert isinstance(exited.value.code, str)  # a message, not a traceback or a bare code
+    if password:
+        assert password not in exited.value.code
+    assert login(client, username, password or "irrelevant").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "identity_of",
+    [
+        pytest.param(lambda t, op: (op[0], fresh_email()), id="username-of-an-operator"),
+        pytest.param(lambda t, op: (op[0].upper(), fresh_email()), id="username-other-case"),
+        pytest.param(lambda t, op: (t.admin.username, fresh_email()), id="username-of-an-admin"),
+        pytest.param(lambda t, op: (unique_username(), op[1].upper()), id="email-of-an-operator"),
+        pytest.param(lambda t, op: (unique_username(), t.admin.email), id="email-of-an-admin"),
+    ],
+)
+def test_create_operator_refuses_taken_identity(
+    client: TestClient,
+    run_cli: RunCli,
+    make_tenant: MakeTenant,
+    identity_of: Callable[[Any, tuple[str, str]], tuple[str, str]],
+) -> None:
+    first = new_identity()
+    assert create_operator(run_cli, *first) == 0
+    username, email = identity_of(make_tenant(), first[:2])
+    password = strong_password()
+    with pytest.raises(SystemExit) as exited:
+        create_operator(run_cli, username, email, password)
+    assert "taken" in str(exited.value.code)
+    assert login(client, username, password).status_code == 401
+
+
+# --- create-platform-operator: the operator at work ---------------------------------
+
+
+def test_operator_is_not_a_tenant_member(client: TestClient, run_cli: RunCli) -> None:
+    response = client.get("/api/v1/users", headers=operator_headers(client, run_cli))
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 403
+
+
+def test_created_operator_logs_in_without_a_tenant(
+    client: TestClient, run_cli: RunCli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    username, email, password = new_identity()
+    assert create_operator(run_cli, username, email, password) == 0
+    assert username in capsys.readouterr().out
+    response = login(client, username, password)
+    assert response.status_code == 200, response.text
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["role"] == "operator"
+    assert claims["tid"] is None
+
+
+def test_operator_sees_every_tenant(
+    client: TestClient, run_cli: RunCli, make_tenant: MakeTenant
+) -> None:
+    tenants = [make_tenant(), make_tenant()]
+    response = client.get("/api/v1/admin/tenants", headers=operator_headers(client, run_cli))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == 2
+    assert {t["id"] for t in body["tenants"]} == {t.id for t in tenants}
+    assert {t["name"] for t in body["tenants"]} == {t.name for t in tenants}
+    assert all(set(t) == {"id", "name", "created_at", "is_active"} for t in body["tenants"])
+    # The control: a tenant admin on the same endpoint sees its own tenant only.
+    own = tenants[0].admin.api.get("/api/v1/admin/tenants").json()
+    assert [t["id"] for t in own["tenants"]] == [tenants[0].id]
+
+
+def test_operator_stats_span_every_tenant(
+    client: TestClient, run_cli: RunCli, make_tenant: MakeTenant
+) -> None:
+    first, _ = make_tenant(), make_tenant()
+    response = client.get("/api/v1/admin/stats", headers=operator_headers(client, run_cli))
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "total_tenants": 2,
+        "total_users": 2,  # the two admins; the operator belongs to no tenant
+        "total_files": 0,
+        "total_storage_bytes": 0,
+    }
+    own = first.admin.api.get("/api/v1/admin/stats").json()
+    assert (own["total_tenants"], own["total_users"]) == (1, 1)
+
+
+# --- migrate and configuration ------------------------------------------------------
+
+
+def test_cli_refuses_insecure_configuration_outside_dev(run_cli: RunCli) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run_cli("migrate", API_ENV="prod")
+    assert "JWT_SECRET" in str(exited.value.code)
+
+
+def test_migrate_builds_fresh_sqlite_file_and_is_idempotent(
+    run_cli: RunCli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "nested" / "fresh.db"
+    url = f"sqlite+aiosqlite:///{database.as_posix()}"
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+    assert run_cli("migrate", DATABASE_URL=url) == 0
+    assert run_cli("migrate", DATABASE_URL=url) == 0
+
+    assert capsys.readouterr().out.count("latest revision") == 2
+    with sqlite3.connect(database) as db:
+        versions = db.execute("SELECT version_num FROM alembic_version").fetchall()
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert versions == [(head,)]
+    assert {"tenants", "users"} <= tables

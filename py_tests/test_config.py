@@ -1,0 +1,98 @@
+"""Settings fail fast: no forgeable token secret outside dev, and password hashing at
+OWASP's minimum by default. Read from the environment, as a deployment sets them."""
+
+import asyncio
+import secrets
+
+import pytest
+from pydantic import ValidationError
+
+from app.auth import Passwords
+from app.config import DEV_SECRET, InsecureSettings, Settings
+
+pytestmark = pytest.mark.security
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No setting leaks in from the machine running the tests."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def load(environ: pytest.MonkeyPatch, **env: str) -> Settings:
+    for name, value in env.items():
+        environ.setenv(name, value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("api_env", "secret"),
+    [
+        pytest.param("prod", None, id="prod-without-secret"),
+        pytest.param("stage", None, id="stage-without-secret"),
+        pytest.param("prod", "", id="prod-empty-secret"),
+        pytest.param("prod", "s" * 31, id="prod-31-bytes"),
+        pytest.param("prod", "é" * 15, id="prod-15-chars-of-30-bytes"),
+        pytest.param("prod", DEV_SECRET, id="prod-the-dev-default"),
+        pytest.param("prod", "changeme", id="prod-published-default"),
+        pytest.param("stage", "your-secret-key-here", id="stage-published-default"),
+    ],
+)
+def test_settings_refuse_weak_secret_outside_dev(
+    environ: pytest.MonkeyPatch, api_env: str, secret: str | None
+) -> None:
+    env = {"API_ENV": api_env} | ({} if secret is None else {"JWT_SECRET": secret})
+    with pytest.raises((InsecureSettings, ValidationError), match="JWT_SECRET"):
+        load(environ, **env)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param(secrets.token_urlsafe(48), id="48-random-bytes"),
+        pytest.param(secrets.token_hex(16), id="exactly-32-bytes"),
+    ],
+)
+def test_settings_accept_random_secret_in_prod(environ: pytest.MonkeyPatch, secret: str) -> None:
+    settings = load(environ, API_ENV="prod", JWT_SECRET=secret)
+    assert settings.api_env == "prod"
+    assert settings.jwt_secret == secret
+    assert settings.auto_migrate is False  # deployments migrate with the CLI
+
+
+def test_settings_in_dev_start_with_the_dev_secret(environ: pytest.MonkeyPatch) -> None:
+    settings = load(environ)
+    assert settings.api_env == "dev"
+    assert settings.jwt_secret == DEV_SECRET
+
+
+def test_settings_reject_unknown_environment(environ: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="api_env"):
+        load(environ, API_ENV="production")
+
+
+def test_settings_default_to_the_contract_values(environ: pytest.MonkeyPatch) -> None:
+    settings = load(environ)
+    assert settings.jwt_algorithm == "HS256"
+    assert settings.access_token_expire_minutes == 30
+    assert settings.refresh_token_expire_days == 7
+    assert settings.rate_limit_per_minute == 10
+    assert (settings.default_page_size, settings.max_page_size) == (20, 100)
+    assert settings.max_file_size_mb == 10
+
+
+def test_password_hashing_defaults_meet_owasp_minimum(environ: pytest.MonkeyPatch) -> None:
+    settings = load(environ)
+    assert settings.password_hash_memory_kib >= 19_456
+    assert settings.password_hash_time_cost >= 2
+    assert settings.password_hash_parallelism == 1
+    # The hash itself records the parameters it was made with.
+    encoded = asyncio.run(Passwords(settings).hash("correct horse battery staple"))
+    variant, _version, parameters = encoded.split("$")[1:4]
+    used = {key: int(value) for key, value in (p.split("=") for p in parameters.split(","))}
+    assert variant == "argon2id"
+    assert used["m"] >= 19_456
+    assert used["t"] >= 2
+    assert used["p"] == 1

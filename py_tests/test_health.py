@@ -1,0 +1,212 @@
+"""Liveness and readiness, the headers every answer carries, problem documents for
+unknown routes and methods, and the error statuses the OpenAPI document declares."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+
+pytestmark = pytest.mark.smoke
+
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith(("http://", "https://", "about:blank"))
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    return body
+
+
+def rate_limit_headers(response: httpx.Response) -> set[str]:
+    return {name for name in response.headers if "ratelimit" in name.lower()}
+
+
+# --- errors outside any route -------------------------------------------------------
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    assert_problem(response, 404)
+    assert "traceback" not in response.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        pytest.param("DELETE", "/health", "GET", id="delete-health"),
+        pytest.param("POST", "/ready", "GET", id="post-ready"),
+        pytest.param("GET", "/auth/login", "POST", id="get-login"),
+    ],
+)
+def test_wrong_method_is_a_405_problem(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
+    assert_problem(response, 405)
+    assert allowed in response.headers["allow"]
+
+
+# --- headers on every answer --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        pytest.param("GET", "/health", 200, id="success"),
+        pytest.param("GET", "/nowhere", 404, id="unknown-route"),
+        pytest.param("DELETE", "/health", 405, id="wrong-method"),
+        pytest.param("GET", "/api/v1/users", 401, id="unauthenticated"),
+        pytest.param("POST", "/auth/register", 422, id="invalid-body"),
+    ],
+)
+def test_every_answer_carries_request_id_and_nosniff(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == status, response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert SANE_REQUEST_ID.match(response.headers["x-request-id"])
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        pytest.param("a" * 300, id="300-chars"),
+        pytest.param("a" * 129, id="one-char-too-long"),
+        pytest.param("two words", id="space"),
+        pytest.param("id;drop table", id="semicolon"),
+        pytest.param("<script>alert(1)</script>", id="markup"),
+        pytest.param('{"json":1}', id="json"),
+    ],
+)
+def test_insane_request_id_is_replaced(client: TestClient, request_id: str) -> None:
+    response = client.get("/health", headers={"X-Request-ID": request_id})
+    assert response.status_code == 200
+    echoed = response.headers["x-request-id"]
+    assert echoed != request_id
+    assert SANE_REQUEST_ID.match(echoed)
+
+
+def test_fresh_request_ids_differ_between_requests(client: TestClient) -> None:
+    first, second = client.get("/health"), client.get("/health")
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        pytest.param("3f2b9c1e-7a44-4d0e-9a1c-0b6f5d2e8c11", id="uuid"),
+        pytest.param("req.42:edge_7-a", id="dots-colons-underscores"),
+        pytest.param("x" * 128, id="128-chars"),
+    ],
+)
+def test_sane_request_id_is_echoed(client: TestClient, request_id: str) -> None:
+    response = client.get("/health", headers={"X-Request-ID": request_id})
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == request_id
+
+
+# --- probes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready", "/openapi.json", "/docs"])
+def test_probes_and_docs_are_never_rate_limited(client: TestClient, path: str) -> None:
+    responses = [client.get(path) for _ in range(15)]
+    assert [r.status_code for r in responses] == [200] * 15
+    assert all(not rate_limit_headers(r) for r in responses)
+    # The control: a limited endpoint does carry the headers on the same client.
+    limited = client.post("/auth/login", json={"username": "nobody", "password": "Wr0ng-pass!"})
+    assert limited.status_code == 401
+    assert "x-ratelimit-limit" in rate_limit_headers(limited)
+
+
+def test_health_reports_status_environment_version_and_time(
+    client: TestClient, settings: Settings
+) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"status", "timestamp", "environment", "version"}
+    assert body["status"] == "healthy"
+    assert body["environment"] == "dev"
+    assert body["version"] == settings.version
+    timestamp = datetime.fromisoformat(body["timestamp"])
+    assert timestamp.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - timestamp) < timedelta(minutes=1)
+
+
+def test_health_needs_no_token(client: TestClient) -> None:
+    response = client.get("/health", headers={"Authorization": "Bearer not-a-token"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "healthy"
+
+
+def test_ready_when_the_database_answers(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == "ok"
+
+
+# --- the OpenAPI document -----------------------------------------------------------
+
+DECLARED_ERRORS = [
+    ("get", "/api/v1/users", {"401", "422", "429"}),
+    ("post", "/api/v1/users", {"401", "403", "409", "422", "429"}),
+    ("post", "/api/v1/users/bulk", {"401", "403", "409", "422", "429"}),
+    ("get", "/api/v1/users/{user_id}", {"401", "404", "429"}),
+    ("put", "/api/v1/users/{user_id}", {"401", "403", "404", "409", "422", "429"}),
+    ("delete", "/api/v1/users/{user_id}", {"401", "403", "404", "409", "429"}),
+    ("get", "/api/v1/admin/tenants", {"401", "403", "429"}),
+    ("get", "/api/v1/admin/stats", {"401", "403", "429"}),
+    ("post", "/auth/register", {"409", "422", "429"}),
+    ("post", "/auth/login", {"401", "403", "422", "429"}),
+    ("post", "/auth/refresh", {"401", "422", "429"}),
+    ("post", "/auth/logout", {"401", "429"}),
+    ("get", "/ready", {"503"}),
+]
+
+
+@pytest.fixture
+def openapi(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "statuses"),
+    [pytest.param(*row, id=f"{row[0]}-{row[1]}") for row in DECLARED_ERRORS],
+)
+def test_openapi_declares_error_statuses(
+    openapi: dict[str, Any], method: str, path: str, statuses: set[str]
+) -> None:
+    responses = openapi["paths"][path][method]["responses"]
+    assert statuses <= set(responses)
+    for status in statuses:
+        assert "application/problem+json" in responses[status]["content"]
+
+
+def test_openapi_login_accepts_json_and_oauth2_form(openapi: dict[str, Any]) -> None:
+    content = openapi["paths"]["/auth/login"]["post"]["requestBody"]["content"]
+    assert {"application/json", "application/x-www-form-urlencoded"} <= set(content)
+    schemes = openapi["components"]["securitySchemes"]
+    assert any(
+        s.get("flows", {}).get("password", {}).get("tokenUrl") == "/auth/login"
+        for s in schemes.values()
+    )

@@ -1,0 +1,136 @@
+"""One tenant never sees or touches another tenant's data.
+
+The cross-tenant matrix is derived from the app's own route table: every route with a
+path parameter, for each of its methods, is called by tenant A's admin with tenant B's
+resource id and must answer 404 exactly like an unknown id, leaving B's data as it was.
+"""
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from py_tests.factories import UserPayloadFactory
+from py_tests.fixtures.clients import ApiClient, Tenant
+
+pytestmark = pytest.mark.tenant_isolation
+
+USERS = "/api/v1/users"
+FILES = "/api/v1/files"
+PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+HOSTILE_BODY = {"full_name": "Changed by tenant A", "is_active": False}
+B_FILE = b"tenant B's private notes\n"
+
+
+def id_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path template) of every API route with a path parameter.
+
+    `iter_route_contexts` flattens included routers, whose routes `app.routes` no
+    longer lists one by one, and gives each route its full path.
+    """
+    found = []
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute) and PATH_PARAM.search(context.path):
+            found.extend((method, context.path) for method in context.methods or ())
+    return sorted(found)
+
+
+def upload_text(api: ApiClient, content: bytes) -> dict[str, Any]:
+    response = api.post(f"{FILES}/upload", files={"file": ("notes.txt", content, "text/plain")})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def tenant_b_resources(tenant_b: Tenant) -> dict[str, str]:
+    """One resource of tenant B per path parameter name of the API."""
+    created = tenant_b.admin.api.post(USERS, json=UserPayloadFactory())
+    assert created.status_code == 201, created.text
+    return {
+        "user_id": created.json()["id"],
+        "file_id": upload_text(tenant_b.admin.api, B_FILE)["id"],
+    }
+
+
+def call(api: ApiClient, method: str, path: str, ids: dict[str, str]) -> tuple[int, Any]:
+    url = PATH_PARAM.sub(lambda m: ids[m.group(1)], path)
+    body = HOSTILE_BODY if method in {"POST", "PUT", "PATCH"} else None
+    response = api.request(method, url, json=body)
+    is_json = response.headers.get("content-type", "").endswith("json")
+    return response.status_code, response.json().get("detail") if is_json else response.content
+
+
+def test_every_id_route_hides_other_tenants_resources(
+    client: TestClient, tenant_a_admin: ApiClient, tenant_b: Tenant
+) -> None:
+    routes = id_routes(client.app)
+    assert ("GET", f"{USERS}/{{user_id}}") in routes
+    assert ("DELETE", f"{USERS}/{{user_id}}") in routes
+    foreign = tenant_b_resources(tenant_b)
+    missing = {p for _, path in routes for p in PATH_PARAM.findall(path)} - set(foreign)
+    assert not missing, f"add a tenant-B resource for the path parameters {missing}"
+    unknown = {name: str(uuid.uuid4()) for name in foreign}
+    b_admin = tenant_b.admin.api
+    b_user_before = b_admin.get(f"{USERS}/{foreign['user_id']}").json()
+
+    answers = {f"{m} {p}": call(tenant_a_admin, m, p, foreign) for m, p in routes}
+    expected = {f"{m} {p}": call(tenant_a_admin, m, p, unknown) for m, p in routes}
+    assert {key: status for key, (status, _) in expected.items()} == dict.fromkeys(expected, 404)
+    assert answers == expected
+
+    b_user_after = b_admin.get(f"{USERS}/{foreign['user_id']}").json()
+    assert b_user_after == b_user_before
+    assert b_user_after["is_active"] is True
+    download = b_admin.get(f"{FILES}/{foreign['file_id']}")
+    assert (download.status_code, download.content) == (200, B_FILE)
+
+
+def test_user_list_shows_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    for tenant, count in ((tenant_a, 2), (tenant_b, 3)):
+        response = tenant.admin.api.post(
+            f"{USERS}/bulk", json=[UserPayloadFactory() for _ in range(count)]
+        )
+        assert response.status_code == 201, response.text
+    page_a = tenant_a.admin.api.get(USERS).json()
+    page_b = tenant_b.admin.api.get(USERS).json()
+    assert (page_a["total_count"], page_b["total_count"]) == (3, 4)
+    assert {u["tenant_id"] for u in page_a["data"]} == {tenant_a.id}
+    assert {u["id"] for u in page_a["data"]}.isdisjoint(u["id"] for u in page_b["data"])
+
+
+def test_file_list_shows_only_own_tenant(tenant_a_admin: ApiClient, tenant_b: Tenant) -> None:
+    upload_text(tenant_b.admin.api, B_FILE)
+    own = upload_text(tenant_a_admin, b"tenant A's notes\n")
+    page = tenant_a_admin.get(FILES).json()
+    assert [f["id"] for f in page["data"]] == [own["id"]]
+    assert page["total_count"] == 1
+
+
+def test_admin_tenants_list_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    for tenant in (tenant_a, tenant_b):
+        response = tenant.admin.api.get("/api/v1/admin/tenants")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["total"] == 1
+        assert [(t["id"], t["name"]) for t in body["tenants"]] == [(tenant.id, tenant.name)]
+
+
+def test_admin_stats_count_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    bulk = tenant_b.admin.api.post(f"{USERS}/bulk", json=[UserPayloadFactory() for _ in range(4)])
+    assert bulk.status_code == 201, bulk.text
+    upload_text(tenant_b.admin.api, B_FILE)
+    response = tenant_a.admin.api.get("/api/v1/admin/stats")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "total_tenants": 1,
+        "total_users": 1,
+        "total_files": 0,
+        "total_storage_bytes": 0,
+    }
+    b_stats = tenant_b.admin.api.get("/api/v1/admin/stats").json()
+    assert (b_stats["total_users"], b_stats["total_files"]) == (5, 1)
+    assert b_stats["total_storage_bytes"] == len(B_FILE)
