@@ -1,10 +1,8 @@
 """Registration, login (JSON and OAuth2 form), token claims, refresh rotation with reuse
-detection, logout, and the matrix of bearer tokens that must answer 401."""
+detection, and logout."""
 
-import base64
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,53 +11,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from py_tests.assertions import assert_problem, assert_unauthorized
 from py_tests.factories import RegistrationFactory
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
+from py_tests.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
 pytestmark = pytest.mark.auth
 
 USERS = "/api/v1/users"
-MISSING: Any = object()  # an override that removes the field from the payload
-OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"]
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
-
-
-def assert_unauthorized(response: httpx.Response) -> dict[str, Any]:
-    body = assert_problem(response, 401)
-    assert response.headers["www-authenticate"].startswith("Bearer")
-    return body
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    return jwt.decode(token, options={"verify_signature": False})
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def login(client: TestClient, member: Member) -> httpx.Response:
     credentials = {"username": member.username, "password": member.password}
     return client.post("/auth/login", json=credentials)
-
-
-def refresh(api: ApiClient, refresh_token: str) -> httpx.Response:
-    return api.post("/auth/refresh", json={"refresh_token": refresh_token})
-
-
-def without_missing(payload: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in payload.items() if value is not MISSING}
 
 
 # --- registration -------------------------------------------------------------------
@@ -311,80 +275,3 @@ def test_logout_ends_only_that_session(
     assert_unauthorized(refresh(anonymous, tenant_a.admin.tokens["refresh_token"]))
     assert anonymous.get(USERS, headers=bearer(other_session["access_token"])).status_code == 200
     assert refresh(anonymous, other_session["refresh_token"]).status_code == 200
-
-
-# --- bearer tokens that must not authenticate ---------------------------------------
-
-
-Headers = Callable[[dict[str, Any], str], dict[str, str]]
-CLAIMS = ("sub", "tid", "role", "type", "jti", "sid", "iat", "exp", "iss", "aud")
-SAME_SECRET: Any = object()
-HOUR = 3600
-
-
-def sent(headers: dict[str, str]) -> Headers:
-    return lambda claims, secret: headers
-
-
-def signed(
-    key: str | None = SAME_SECRET, algorithm: str = "HS256", scheme: str = "Bearer", **changes: Any
-) -> Headers:
-    """Re-signs the caller's real claims with `changes` applied (MISSING drops a claim)."""
-
-    def headers(claims: dict[str, Any], secret: str) -> dict[str, str]:
-        payload = without_missing({**claims, **changes})
-        token = jwt.encode(payload, secret if key is SAME_SECRET else key, algorithm=algorithm)
-        return {"Authorization": f"{scheme} {token}"}
-
-    return headers
-
-
-PAST = int(datetime.now(UTC).timestamp()) - HOUR
-BASIC = "Basic " + base64.b64encode(b"user:Passw0rd!long").decode()
-UNAUTHORIZED_HEADERS = [
-    pytest.param(sent({}), id="no-header"),
-    pytest.param(sent({"Authorization": "Bearer"}), id="bearer-without-token"),
-    pytest.param(sent(bearer("garbage.not-a.jwt")), id="bearer-garbage"),
-    pytest.param(sent({"Authorization": BASIC}), id="basic-scheme"),
-    pytest.param(signed(scheme="Token"), id="valid-token-other-scheme"),
-    pytest.param(signed(key=OTHER_SECRET), id="signed-with-another-secret"),
-    pytest.param(signed(key=None, algorithm="none"), id="alg-none"),
-    pytest.param(signed(algorithm="HS384"), id="algorithm-not-allow-listed"),
-    pytest.param(signed(iat=PAST - HOUR, exp=PAST), id="expired"),
-    pytest.param(signed(iss="someone-else"), id="wrong-issuer"),
-    pytest.param(signed(aud="another-api"), id="wrong-audience"),
-    pytest.param(signed(type="refresh"), id="refresh-type"),
-    pytest.param(signed(sid=str(uuid.uuid4())), id="unknown-session"),
-    pytest.param(signed(sub=str(uuid.uuid4())), id="other-subject"),
-    *(pytest.param(signed(**{name: MISSING}), id=f"missing-{name}") for name in CLAIMS),
-]
-
-
-@pytest.mark.security
-@pytest.mark.parametrize("headers_for", UNAUTHORIZED_HEADERS)
-def test_users_rejects_unusable_bearer(
-    anonymous: ApiClient, tenant_a: Tenant, settings: Settings, headers_for: Headers
-) -> None:
-    claims = claims_of(tenant_a.admin.tokens["access_token"])
-    assert_unauthorized(anonymous.get(USERS, headers=headers_for(claims, settings.jwt_secret)))
-
-
-@pytest.mark.security
-def test_tokens_of_soft_deleted_user_stop_working(
-    anonymous: ApiClient, tenant_a: Tenant, tenant_a_member: Member
-) -> None:
-    assert tenant_a_member.api.get(USERS).status_code == 200
-    assert tenant_a.admin.api.delete(f"{USERS}/{tenant_a_member.id}").status_code == 204
-    assert_unauthorized(tenant_a_member.api.get(USERS))
-    assert_unauthorized(refresh(anonymous, tenant_a_member.tokens["refresh_token"]))
-
-
-@pytest.mark.security
-def test_reforged_token_with_unchanged_claims_is_accepted(
-    anonymous: ApiClient, tenant_a: Tenant, settings: Settings
-) -> None:
-    """The control for the matrix above: only the change it makes can explain its 401."""
-    claims = claims_of(tenant_a.admin.tokens["access_token"])
-    response = anonymous.get(USERS, headers=signed()(claims, settings.jwt_secret))
-    assert response.status_code == 200, response.text
-    assert response.json()["total_count"] == 1

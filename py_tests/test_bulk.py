@@ -8,6 +8,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
+from py_tests.assertions import assert_problem
 from py_tests.factories import UserPayloadFactory, strong_password, user_payloads
 from py_tests.fixtures.app import asgi_client
 from py_tests.fixtures.async_clients import AsyncTenant
@@ -24,14 +25,6 @@ async def user_total(admin: httpx.AsyncClient) -> int:
     assert response.status_code == 200, response.text
     total: int = response.json()["total_count"]
     return total
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert (body["status"], isinstance(body["detail"], str)) == (status, True)
-    return body
 
 
 async def test_bulk_without_token_is_unauthorized(async_client: httpx.AsyncClient) -> None:

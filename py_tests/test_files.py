@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.runtime import Runtime
 from app.services.files import sweep_orphans
 from py_tests import samples
+from py_tests.assertions import assert_problem
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 
@@ -67,15 +68,6 @@ def raw_upload(api: ApiClient, filename: bytes, content_type: bytes, data: bytes
     )
     headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
     return api.post(UPLOAD, content=body, headers=headers)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["detail"]
-    return body
 
 
 # --- anonymous, other tenant, wrong role ---------------------------------------------

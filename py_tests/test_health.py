@@ -10,22 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from py_tests.assertions import assert_problem
 
 pytestmark = pytest.mark.smoke
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith(("http://", "https://", "about:blank"))
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
 
 
 def rate_limit_headers(response: httpx.Response) -> set[str]:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from py_tests.assertions import assert_invalid, assert_problem
 from py_tests.factories import UserPayloadFactory, strong_password, unique_username
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Member, Tenant
 
@@ -29,19 +30,6 @@ def utc_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     assert parsed.utcoffset() == timedelta(0), f"{value} is not UTC with an offset"
     return parsed
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert (body["status"], type(body["detail"])) == (status, str)
-    return body
-
-
-def assert_invalid(response: httpx.Response, field: str) -> None:
-    errors = assert_problem(response, 422)["errors"]
-    assert any(field in error["loc"] for error in errors), errors
 
 
 def login(client: TestClient, username: str, password: str) -> httpx.Response:
