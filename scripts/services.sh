@@ -48,6 +48,9 @@ BEGIN
     CREATE ROLE saas LOGIN CREATEDB PASSWORD 'saas';
   END IF;
 END $$;
+-- The test suite drops its per-test databases WITH (FORCE), which may have to end an
+-- autovacuum worker that visits a freshly cloned database.
+GRANT pg_signal_backend TO saas;
 SQL
   if ! as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname='saas'" | grep -q 1; then
     as_postgres createdb -O saas saas

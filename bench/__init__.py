@@ -1,0 +1,1 @@
+"""Benchmarks and load tests; each prints its figures and writes them under reports/."""
