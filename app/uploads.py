@@ -32,11 +32,16 @@ MAX_FILENAME = 255
 # Room for the multipart framing around the file's own bytes.
 MULTIPART_OVERHEAD = 64 * 1024
 TEXT_TYPES = frozenset({"text/plain", "text/csv"})
-_ALLOWED_CONTROL = frozenset("\t\n\r\f")
+# C0 controls other than tab, LF, FF and CR mark binary content.
+_BINARY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 
 
 class StreamingUploadTooLarge(DomainError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+    def __init__(self, detail: str) -> None:
+        # Closing the connection stops the server from draining the rest of the body.
+        super().__init__(detail, headers={"Connection": "close"})
 
 
 class UnsupportedFileType(DomainError):
@@ -173,7 +178,7 @@ def _check_text(decoder: codecs.IncrementalDecoder, chunk: bytes, *, final: bool
         text = decoder.decode(chunk, final=final)
     except UnicodeDecodeError:
         raise UnsupportedFileType("A text file must be UTF-8 text") from None
-    if any(ch < " " and ch not in _ALLOWED_CONTROL for ch in text):
+    if _BINARY_CONTROL.search(text):
         raise UnsupportedFileType("A text file must not contain binary control characters")
 
 
