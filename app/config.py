@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     password_hash_parallelism: int = Field(default=1, ge=1)
 
     rate_limit_per_minute: int = Field(default=10, ge=1)
+    # Off only to measure the limiter's own cost; every deployment keeps it on.
+    rate_limit_enabled: bool = True
     rate_limit_fail_open: bool = True
     # Keeps the buckets of several deployments (or test runs) apart on one Redis.
     rate_limit_namespace: str = "saas-api"

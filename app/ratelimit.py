@@ -19,6 +19,8 @@ from limits.storage import storage_from_string
 from app.config import Settings
 
 logger = logging.getLogger("app.ratelimit")
+POLICY = "per-endpoint"
+REDIS_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,13 @@ class Decision:
     remaining: int
     reset_at: float  # epoch seconds when the oldest hit in the window expires
     window_seconds: int
+    storage_down: bool = False
+
+    def stricter(self, other: "Decision | None") -> "Decision":
+        """Of two limits that apply to one request, the one the client must heed."""
+        if other is None:
+            return self
+        return min(self, other, key=lambda d: (d.allowed, d.remaining))
 
     def headers(self) -> dict[str, str]:
         reset_in = max(0, math.ceil(self.reset_at - time.time()))
@@ -35,8 +44,9 @@ class Decision:
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(math.ceil(self.reset_at)),
-            "RateLimit-Policy": f'"default";q={self.limit};w={self.window_seconds}',
-            "RateLimit": f'"default";r={self.remaining};t={reset_in}',
+            # draft-ietf-httpapi-ratelimit-headers-11 (structured fields).
+            "RateLimit-Policy": f'"{POLICY}";q={self.limit};w={self.window_seconds}',
+            "RateLimit": f'"{POLICY}";r={self.remaining};t={reset_in}',
         }
         if not self.allowed:
             headers["Retry-After"] = str(max(1, reset_in))
@@ -47,12 +57,20 @@ class RateLimiter:
     window_seconds = 60
 
     def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit_enabled
         self.item = RateLimitItemPerMinute(settings.rate_limit_per_minute)
         self.fail_open = settings.rate_limit_fail_open
         self._namespace = settings.rate_limit_namespace
         if settings.redis_url:
             uri = "async+" + settings.redis_url
-            storage = storage_from_string(uri, implementation="redispy")
+            # Short timeouts: an unreachable Redis must cost a request milliseconds, not
+            # hang it; the failure is then handled as configured (open or closed).
+            storage = storage_from_string(
+                uri,
+                implementation="redispy",
+                socket_timeout=REDIS_TIMEOUT_S,
+                socket_connect_timeout=REDIS_TIMEOUT_S,
+            )
         else:
             storage = storage_from_string("async+memory://")
         assert isinstance(storage, Storage)
@@ -91,6 +109,7 @@ class RateLimiter:
             remaining=self.item.amount if self.fail_open else 0,
             reset_at=time.time() + self.window_seconds,
             window_seconds=self.window_seconds,
+            storage_down=True,
         )
 
     async def ping(self) -> bool:

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
+from py_tests.routes import routes
 
 pytestmark = pytest.mark.rbac
 
@@ -80,12 +80,7 @@ SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target], bool]] = {
 
 
 def api_routes(client: TestClient) -> set[tuple[str, str]]:
-    return {
-        (method, context.path)
-        for context in iter_route_contexts(client.app.routes)
-        if isinstance(context.original_route, APIRoute) and context.path.startswith("/api/v1/")
-        for method in context.methods or ()
-    }
+    return routes(client.app, "/api/v1/")
 
 
 def tenant_state(admin: ApiClient, target: Target) -> tuple[Any, ...]:

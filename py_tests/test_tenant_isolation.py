@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from py_tests.factories import UserPayloadFactory
 from py_tests.fixtures.clients import ApiClient, Tenant
+from py_tests.routes import routes
 
 pytestmark = pytest.mark.tenant_isolation
 
@@ -27,16 +27,8 @@ B_FILE = b"tenant B's private notes\n"
 
 
 def id_routes(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path template) of every API route with a path parameter.
-
-    `iter_route_contexts` flattens included routers, whose routes `app.routes` no
-    longer lists one by one, and gives each route its full path.
-    """
-    found = []
-    for context in iter_route_contexts(app.routes):
-        if isinstance(context.original_route, APIRoute) and PATH_PARAM.search(context.path):
-            found.extend((method, context.path) for method in context.methods or ())
-    return sorted(found)
+    """(method, path template) of every API route with a path parameter."""
+    return sorted(route for route in routes(app, "/") if PATH_PARAM.search(route[1]))
 
 
 def upload_text(api: ApiClient, content: bytes) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from app.api.deps import (
     SessionDep,
     TokenServiceDep,
     limit_by_address,
+    limit_login_target,
 )
 from app.api.responses import problems
 from app.errors import InvalidInput
@@ -92,8 +93,9 @@ async def _login_body(request: Request) -> LoginRequest:
     responses=problems(401, 403, 422, 429),
     openapi_extra=_LOGIN_BODY,
 )
-async def login(request: Request, service: TokenServiceDep) -> TokenPair:
+async def login(request: Request, service: TokenServiceDep, runtime: RuntimeDep) -> TokenPair:
     body = await _login_body(request)
+    await limit_login_target(request, runtime, body.username)
     return await service.login(body.username, body.password)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.config import Settings
 from app.db.repositories import TenantScope
-from app.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
+from app.errors import Forbidden, InvalidInput, RateLimited, ServiceUnavailable, Unauthorized
 from app.pagination import PageParams
 from app.runtime import Runtime
 from app.services.files import FileService
@@ -150,10 +150,16 @@ def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
 
 
-async def _enforce(request: Request, runtime: Runtime, principal: str) -> None:
+async def _enforce(request: Request, runtime: Runtime, principal: str, *, bucket: str = "") -> None:
+    if not runtime.limiter.enabled:
+        return
     route = request.scope.get("route")
-    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}{bucket}"
     decision = await runtime.limiter.hit(endpoint, principal)
+    decision = decision.stricter(getattr(request.state, "rate_limit", None))
+    request.state.rate_limit = decision
+    if decision.storage_down and not decision.allowed:
+        raise ServiceUnavailable("Rate limiting is unavailable; try again shortly")
     # The request middleware puts these on the answer, whatever it turns out to be.
     request.state.rate_limit_headers = decision.headers()
     if not decision.allowed:
@@ -163,6 +169,12 @@ async def _enforce(request: Request, runtime: Runtime, principal: str) -> None:
 async def limit_by_address(request: Request, runtime: RuntimeDep) -> None:
     address = client_address(request, runtime.settings.trusted_proxies)
     await _enforce(request, runtime, f"addr:{address}")
+
+
+async def limit_login_target(request: Request, runtime: Runtime, username: str) -> None:
+    """Login attempts per target account, from whatever address: stops a distributed
+    password-guessing run against one user."""
+    await _enforce(request, runtime, f"login:{username.casefold()}", bucket="#account")
 
 
 async def limit_by_user(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> None:

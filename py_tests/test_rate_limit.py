@@ -1,0 +1,276 @@
+"""Rate limits: the seed's example on every limited route, bucket independence, header
+values, window edges on a controlled clock, and exactness under concurrency."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+
+from py_tests.assertions import assert_problem
+from py_tests.factories import RegistrationFactory, UserPayloadFactory, user_payloads
+from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.fixtures.clients import ApiClient, Tenant, register_tenant
+from py_tests.routes import LIMITED_PREFIXES, routes
+from py_tests.samples import text
+
+pytestmark = pytest.mark.rate_limit
+LIMIT = 10
+USERS = "/api/v1/users"
+
+Attempt = Callable[[int], httpx.Response]
+
+
+@dataclass
+class Env:
+    client: TestClient
+    made: dict[str, Any] = field(default_factory=dict)
+
+    def tenant(self) -> Tenant:
+        if "tenant" not in self.made:
+            self.made["tenant"] = register_tenant(self.client)
+        tenant: Tenant = self.made["tenant"]
+        return tenant
+
+    def admin(self) -> ApiClient:
+        return self.tenant().admin.api
+
+    def registered(self) -> dict[str, Any]:
+        """A tenant registered without logging in, so /auth/login starts unspent."""
+        payload = RegistrationFactory()
+        assert self.client.post("/auth/register", json=payload).status_code == 201
+        return payload
+
+    def uploads(self, count: int) -> list[str]:
+        files = [("n.txt", text(), "text/plain") for _ in range(count)]
+        return [
+            self.admin().post("/api/v1/files/upload", files={"file": f}).json()["id"] for f in files
+        ]
+
+
+def _login(env: Env) -> Attempt:
+    p = env.registered()
+    creds = {"username": p["admin_username"], "password": p["admin_password"]}
+    return lambda i: env.client.post("/auth/login", json=creds)
+
+
+def _refresh(env: Env) -> Attempt:
+    p = env.registered()
+    creds = {"username": p["admin_username"], "password": p["admin_password"]}
+    tokens = [env.client.post("/auth/login", json=creds).json()["refresh_token"]]
+
+    def attempt(i: int) -> httpx.Response:
+        response = env.client.post("/auth/refresh", json={"refresh_token": tokens[-1]})
+        if response.status_code == 200:
+            tokens.append(response.json()["refresh_token"])
+        return response
+
+    return attempt
+
+
+def _logout(env: Env) -> Attempt:
+    p = env.registered()
+    creds = {"username": p["admin_username"], "password": p["admin_password"]}
+    sessions = [env.client.post("/auth/login", json=creds).json() for _ in range(LIMIT)]
+    sessions.append(sessions[-1])  # the 11th never reaches authentication
+    return lambda i: env.client.post(
+        "/auth/logout", headers={"Authorization": f"Bearer {sessions[i]['access_token']}"}
+    )
+
+
+def _delete_users(env: Env) -> Attempt:
+    created = env.admin().post(f"{USERS}/bulk", json=user_payloads(LIMIT + 1)).json()
+    return lambda i: env.admin().delete(f"{USERS}/{created[i]['id']}")
+
+
+def _delete_files(env: Env) -> Attempt:
+    # Ten uploads spend the upload bucket exactly; the eleventh id is never looked up.
+    ids = [*env.uploads(LIMIT), str(uuid.uuid4())]
+    return lambda i: env.admin().delete(f"/api/v1/files/{ids[i]}")
+
+
+def _get_file(env: Env) -> Attempt:
+    file_id = env.uploads(1)[0]
+    return lambda i: env.admin().get(f"/api/v1/files/{file_id}")
+
+
+def _upload(env: Env) -> Attempt:
+    return lambda i: env.admin().post(
+        "/api/v1/files/upload", files={"file": ("n.txt", text(), "text/plain")}
+    )
+
+
+# (method, route template) -> (build the attempts, the status each allowed attempt gets)
+SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
+    ("POST", "/auth/register"): (
+        lambda env: lambda i: env.client.post("/auth/register", json=RegistrationFactory()),
+        201,
+    ),
+    ("POST", "/auth/login"): (_login, 200),
+    ("POST", "/auth/refresh"): (_refresh, 200),
+    ("POST", "/auth/logout"): (_logout, 204),
+    ("GET", USERS): (lambda env: lambda i: env.admin().get(USERS), 200),
+    ("POST", USERS): (
+        lambda env: lambda i: env.admin().post(USERS, json=UserPayloadFactory()),
+        201,
+    ),
+    ("POST", f"{USERS}/bulk"): (
+        lambda env: lambda i: env.admin().post(f"{USERS}/bulk", json=user_payloads(2)),
+        201,
+    ),
+    ("GET", f"{USERS}/{{user_id}}"): (
+        lambda env: lambda i: env.admin().get(f"{USERS}/{env.tenant().admin.id}"),
+        200,
+    ),
+    ("PUT", f"{USERS}/{{user_id}}"): (
+        lambda env: (
+            lambda i: env.admin().put(
+                f"{USERS}/{env.tenant().admin.id}", json={"full_name": f"Name {i}"}
+            )
+        ),
+        200,
+    ),
+    ("DELETE", f"{USERS}/{{user_id}}"): (_delete_users, 204),
+    ("POST", "/api/v1/files/upload"): (_upload, 201),
+    ("GET", "/api/v1/files"): (lambda env: lambda i: env.admin().get("/api/v1/files"), 200),
+    ("GET", "/api/v1/files/{file_id}"): (_get_file, 200),
+    ("DELETE", "/api/v1/files/{file_id}"): (_delete_files, 204),
+    ("GET", "/api/v1/admin/tenants"): (
+        lambda env: lambda i: env.admin().get("/api/v1/admin/tenants"),
+        200,
+    ),
+    ("GET", "/api/v1/admin/stats"): (
+        lambda env: lambda i: env.admin().get("/api/v1/admin/stats"),
+        200,
+    ),
+}
+
+
+def test_every_limited_route_has_a_scenario(client: TestClient) -> None:
+    assert routes(client.app, *LIMITED_PREFIXES) == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("route", sorted(SCENARIOS), ids=[f"{m} {p}" for m, p in sorted(SCENARIOS)])
+def test_tenth_call_passes_and_eleventh_is_limited(
+    client: TestClient, route: tuple[str, str]
+) -> None:
+    build, allowed_status = SCENARIOS[route]
+    attempt = build(Env(client))
+    for i in range(LIMIT):
+        response = attempt(i)
+        assert response.status_code == allowed_status, (i, response.text)
+        assert response.headers["X-RateLimit-Remaining"] == str(LIMIT - 1 - i)
+    limited = attempt(LIMIT)
+    assert_problem(limited, 429)
+    assert "X-RateLimit-Reset" in limited.headers
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+
+
+def exhaust(api: ApiClient, path: str) -> None:
+    for _ in range(LIMIT):
+        assert api.get(path).status_code == 200
+    assert api.get(path).status_code == 429
+
+
+def test_buckets_are_per_endpoint(tenant_a_admin: ApiClient) -> None:
+    exhaust(tenant_a_admin, USERS)
+    assert tenant_a_admin.get("/api/v1/files").status_code == 200
+    assert tenant_a_admin.get("/api/v1/admin/stats").status_code == 200
+
+
+@pytest.mark.tenant_isolation
+def test_buckets_are_per_user_and_per_tenant(
+    tenant_a_admin: ApiClient, tenant_a_user: ApiClient, tenant_b_admin: ApiClient
+) -> None:
+    exhaust(tenant_a_admin, USERS)
+    assert tenant_a_user.get(USERS).status_code == 200
+    assert tenant_b_admin.get(USERS).status_code == 200
+
+
+@pytest.mark.security
+def test_varying_the_id_does_not_open_new_buckets(tenant_a_admin: ApiClient) -> None:
+    statuses = [tenant_a_admin.get(f"{USERS}/{uuid.uuid4()}").status_code for _ in range(11)]
+    assert statuses == [404] * LIMIT + [429]
+
+
+def test_headers_count_down_and_agree_with_the_window(tenant_a_admin: ApiClient) -> None:
+    first_hit = time.time()
+    responses = [tenant_a_admin.get(USERS) for _ in range(LIMIT + 1)]
+    allowed, limited = responses[:-1], responses[-1]
+
+    assert [r.headers["X-RateLimit-Remaining"] for r in allowed] == [
+        str(n) for n in range(LIMIT - 1, -1, -1)
+    ]
+    for response in responses:
+        assert response.headers["X-RateLimit-Limit"] == str(LIMIT)
+        assert response.headers["RateLimit-Policy"] == f'"per-endpoint";q={LIMIT};w=60'
+    # The window frees its first slot 60 s after the first admitted hit.
+    reset = int(limited.headers["X-RateLimit-Reset"])
+    assert first_hit + 59 <= reset <= time.time() + 61
+    retry_after = int(limited.headers["Retry-After"])
+    assert abs((time.time() + retry_after) - reset) <= 2
+    assert limited.headers["RateLimit"] == f'"per-endpoint";r=0;t={retry_after}'
+
+
+def test_the_window_moves_and_admits_again(tenant_a_admin: ApiClient, settings: Any) -> None:
+    if settings.redis_url:
+        pytest.skip("the controlled clock moves this process only; Redis keeps its own time")
+    with time_machine.travel(time.time(), tick=False) as clock:
+        exhaust(tenant_a_admin, USERS)
+        clock.shift(59)  # the first hits are still inside the last 60 s
+        assert tenant_a_admin.get(USERS).status_code == 429
+        clock.shift(2)
+        recovered = tenant_a_admin.get(USERS)
+        assert recovered.status_code == 200
+        assert recovered.headers["X-RateLimit-Remaining"] == str(LIMIT - 1)
+
+
+def guess_from(client: TestClient, username: str, address: str) -> httpx.Response:
+    guess = {"username": username, "password": "not-the-password"}
+    return client.post("/auth/login", json=guess, headers={"X-Forwarded-For": address})
+
+
+@pytest.mark.security
+@pytest.mark.settings(trusted_proxies="127.0.0.0/8")
+def test_login_is_limited_per_account_whatever_the_address(client: TestClient) -> None:
+    """Behind a trusted proxy each guess comes from another address; the account's own
+    limit still stops the run, and another account is not affected."""
+    victim, bystander = RegistrationFactory(), RegistrationFactory()
+    for payload in (victim, bystander):
+        assert client.post("/auth/register", json=payload).status_code == 201
+
+    statuses = [
+        guess_from(client, victim["admin_username"], f"203.0.113.{n}").status_code
+        for n in range(LIMIT + 1)
+    ]
+    assert statuses == [401] * LIMIT + [429]
+    assert guess_from(client, bystander["admin_username"], "203.0.113.99").status_code == 401
+
+
+@pytest.mark.security
+def test_forwarded_for_is_ignored_from_untrusted_peers(client: TestClient) -> None:
+    """Without trusted proxies, X-Forwarded-For cannot buy a fresh per-address bucket."""
+    statuses = [
+        client.post(
+            "/auth/register",
+            json=RegistrationFactory(),
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        ).status_code
+        for n in range(LIMIT + 1)
+    ]
+    assert statuses == [201] * LIMIT + [429]
+
+
+@pytest.mark.asyncio
+@pytest.mark.concurrency
+async def test_concurrent_requests_admit_exactly_the_limit(async_tenant_a: AsyncTenant) -> None:
+    responses = await asyncio.gather(*(async_tenant_a.admin.get(USERS) for _ in range(50)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == LIMIT
+    assert statuses.count(429) == 50 - LIMIT
