@@ -11,13 +11,13 @@ import argparse
 import hashlib
 import threading
 import time
-import uuid
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import httpx
 
-from harness.live_server import ROOT, live_server
+from bench.common import authenticated_header, write_report
+from harness.live_server import live_server
 
 CHUNK = 1024 * 1024
 
@@ -62,22 +62,6 @@ def write_text_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def login(http: httpx.Client) -> None:
-    suffix = uuid.uuid4().hex[:10]
-    username, password = f"bench_{suffix}", f"Bench-{suffix}-pw"
-    http.post(
-        "/auth/register",
-        json={
-            "tenant_name": f"Bench {suffix}",
-            "admin_email": f"{username}@bench.example.org",
-            "admin_username": username,
-            "admin_password": password,
-        },
-    ).raise_for_status()
-    token = http.post("/auth/login", json={"username": username, "password": password})
-    http.headers["Authorization"] = f"Bearer {token.raise_for_status().json()['access_token']}"
-
-
 def run(size_mb: int) -> dict[str, float | str]:
     size = size_mb * 1024 * 1024
     with TemporaryDirectory() as tmp:
@@ -89,7 +73,7 @@ def run(size_mb: int) -> dict[str, float | str]:
             httpx.Client(base_url=server.base_url, timeout=300) as http,
         ):
             assert server.process is not None
-            login(http)
+            http.headers.update(authenticated_header(server.base_url))
             baseline = rss_bytes(server.process.pid)
             sampler = PeakSampler(server.process.pid)
             sampler.start()
@@ -123,10 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.size_mb)
     table = "| " + " | ".join(result) + " |\n|" + "---|" * len(result) + "\n| "
-    table += " | ".join(str(v) for v in result.values()) + " |\n"
-    report = ROOT / "reports" / "upload_memory.md"
-    report.parent.mkdir(exist_ok=True)
-    report.write_text("# Large upload through a live uvicorn (1 worker, local storage)\n\n" + table)
+    table += " | ".join(str(v) for v in result.values()) + " |"
+    write_report("upload_memory.md", "Large upload through a live uvicorn (1 worker)", table)
     print(table)
 
 
