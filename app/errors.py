@@ -1,7 +1,8 @@
 """Domain errors and their one mapping to RFC 9457 problem documents.
 
 Services raise the exceptions below; nothing else builds an error response. Unknown
-exceptions become a bare 500 problem: no stack trace or SQL reaches a client.
+exceptions become a bare 500 problem in the request middleware (observability.py): no
+stack trace or SQL reaches a client.
 """
 
 import logging
@@ -146,15 +147,9 @@ async def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return problem(503, "The database is not reachable; try again shortly", slug="unavailable")
 
 
-async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
-    return problem(500, "An unexpected error occurred; it has been logged")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     for unavailable in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
         app.add_exception_handler(unavailable, _on_database_unavailable)
-    app.add_exception_handler(Exception, _on_unexpected)

@@ -106,6 +106,7 @@ class RequestContextMiddleware:
     def _log(scope: Scope, state: Mapping[str, Any], status: int, started: float) -> None:
         route = scope.get("route")
         principal = state.get("principal")
+        tenant = principal.tenant_id if principal else None
         access_log.info(
             "request",
             extra={
@@ -115,7 +116,7 @@ class RequestContextMiddleware:
                     "route": getattr(route, "path", None) or "<unmatched>",
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "tenant": str(principal.tenant_id) if principal else None,
+                    "tenant": str(tenant) if tenant else None,
                     "user": str(principal.user_id) if principal else None,
                 }
             },

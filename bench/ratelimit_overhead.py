@@ -10,8 +10,9 @@ ratio on/off.
 
 import argparse
 
-from bench.common import authenticated_header, write_report
+from bench.common import write_report
 from bench.wrk import WrkResult, run_wrk
+from harness.accounts import new_tenant_admin
 from harness.live_server import live_server
 
 ENDPOINT = "/api/v1/users?page=1&page_size=20"
@@ -30,7 +31,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, env in CONFIGS.items():
             with live_server({**env, "REDIS_URL": ""}) as server:
-                header = authenticated_header(server.base_url)
+                header = new_tenant_admin(server.base_url)
                 result = run_wrk(server.base_url + ENDPOINT, seconds=args.seconds, headers=header)
                 assert result.non_2xx == 0, f"{name}: {result.non_2xx} non-2xx answers"
                 if name not in best or result.requests_per_second > best[name].requests_per_second:

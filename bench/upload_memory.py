@@ -16,7 +16,8 @@ from tempfile import TemporaryDirectory
 
 import httpx
 
-from bench.common import authenticated_header, write_report
+from bench.common import write_report
+from harness.accounts import new_tenant_admin
 from harness.live_server import live_server
 
 CHUNK = 1024 * 1024
@@ -73,7 +74,7 @@ def run(size_mb: int) -> dict[str, float | str]:
             httpx.Client(base_url=server.base_url, timeout=300) as http,
         ):
             assert server.process is not None
-            http.headers.update(authenticated_header(server.base_url))
+            http.headers.update(new_tenant_admin(server.base_url))
             baseline = rss_bytes(server.process.pid)
             sampler = PeakSampler(server.process.pid)
             sampler.start()

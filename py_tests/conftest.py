@@ -6,4 +6,5 @@ pytest_plugins = [
     "py_tests.fixtures.app",
     "py_tests.fixtures.clients",
     "py_tests.fixtures.async_clients",
+    "py_tests.fixtures.operators",
 ]

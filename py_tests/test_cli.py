@@ -2,7 +2,6 @@
 database (the app under `client` then serves the operator), and `migrate` on a fresh
 SQLite file."""
 
-import io
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -14,51 +13,12 @@ import pytest
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 
-from app import cli
 from app.db.migrate import alembic_config
 from py_tests.factories import strong_password, unique_username
 from py_tests.fixtures.clients import MakeTenant
+from py_tests.fixtures.operators import RunCli, create_operator
 
 pytestmark = pytest.mark.integration
-
-RunCli = Callable[..., int]
-
-
-@pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> RunCli:
-    """Runs `python -m app ...` in-process on the test's database; `stdin` feeds
-    `--password-stdin`, `env` overrides the environment."""
-    for name in ("JWT_SECRET", "STORAGE_URL", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
-    base_env = {
-        "DATABASE_URL": database_url,
-        "API_ENV": "dev",
-        "DB_AUTO_MIGRATE": "false",
-        "DATA_DIR": str(tmp_path / "cli-data"),
-        # Cheap hashing, as for the app under test; the defaults have their own test.
-        "PASSWORD_HASH_TIME_COST": "1",
-        "PASSWORD_HASH_MEMORY_KIB": "1024",
-    }
-
-    def run(*argv: str, stdin: str = "", **env: str) -> int:
-        for name, value in {**base_env, **env}.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        return cli.main(list(argv))
-
-    return run
-
-
-def create_operator(run_cli: RunCli, username: str, email: str, password: str) -> int:
-    return run_cli(
-        "create-platform-operator",
-        "--username",
-        username,
-        "--email",
-        email,
-        "--password-stdin",
-        stdin=f"{password}\n",
-    )
 
 
 def fresh_email() -> str:

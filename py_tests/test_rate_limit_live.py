@@ -4,13 +4,13 @@ fails open or closed as configured and heals by itself."""
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import httpx
 import pytest
 
+from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer
 from harness.redis_server import RedisServer
 
@@ -30,25 +30,6 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
-def new_member(base_url: str) -> dict[str, str]:
-    """Registers a tenant on the live server and returns its admin's auth header."""
-    suffix = uuid.uuid4().hex[:10]
-    username, password = f"rl_{suffix}", f"Limit-{suffix}-pw"
-    registered = httpx.post(
-        f"{base_url}/auth/register",
-        json={
-            "tenant_name": f"Limits {suffix}",
-            "admin_email": f"{username}@limits.example.org",
-            "admin_username": username,
-            "admin_password": password,
-        },
-    )
-    assert registered.status_code == 201, registered.text
-    login = httpx.post(f"{base_url}/auth/login", json={"username": username, "password": password})
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-
 async def burst(base_url: str, headers: dict[str, str], count: int) -> list[int]:
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits) as http:
@@ -61,7 +42,7 @@ def test_two_workers_on_redis_admit_exactly_the_limit(redis_server: RedisServer)
     env = {"REDIS_URL": redis_server.url, "RATE_LIMIT_PER_MINUTE": str(LIMIT)}
     with LiveServer(env, workers=2) as server:
         for count in (40, 50):
-            statuses = asyncio.run(burst(server.base_url, new_member(server.base_url), count))
+            statuses = asyncio.run(burst(server.base_url, new_tenant_admin(server.base_url), count))
             assert statuses.count(200) == LIMIT, statuses
             assert statuses.count(429) == count - LIMIT
 
@@ -75,7 +56,7 @@ def test_two_workers_on_memory_storage_over_admit() -> None:
     env = {"RATE_LIMIT_PER_MINUTE": str(LIMIT), "REDIS_URL": ""}  # memory, whatever CI set
     with LiveServer(env, workers=2) as server:
         for _ in range(5):
-            statuses = asyncio.run(burst(server.base_url, new_member(server.base_url), 40))
+            statuses = asyncio.run(burst(server.base_url, new_tenant_admin(server.base_url), 40))
             admitted = statuses.count(200)
             assert LIMIT <= admitted <= 2 * LIMIT, statuses
             seen.append(admitted)
@@ -101,7 +82,7 @@ def test_redis_outage_is_survived_and_healed(redis_server: RedisServer, fail_ope
     with ExitStack() as stack:
         server = stack.enter_context(LiveServer(env))
         http = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
-        http.headers.update(new_member(server.base_url))
+        http.headers.update(new_tenant_admin(server.base_url))
         assert http.get(USERS).headers["X-RateLimit-Remaining"] == str(LIMIT - 1)
 
         redis_server.stop()

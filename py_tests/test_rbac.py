@@ -11,38 +11,50 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
+from app.permissions import Action, allowed
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.routes import routes
 
 pytestmark = pytest.mark.rbac
 
-ROLES = ("anonymous", "user", "admin")
-CALLERS = {"anonymous": "anonymous", "user": "tenant_a_user", "admin": "tenant_a_admin"}
+ROLES = ("anonymous", "user", "admin", "other_admin", "operator")
+CALLERS = {
+    "anonymous": "anonymous",
+    "user": "tenant_a_user",
+    "admin": "tenant_a_admin",
+    "other_admin": "tenant_b_admin",
+    "operator": "platform_operator",
+}
 USERS, USER = "/api/v1/users", "/api/v1/users/{user_id}"
 FILES, FILE = "/api/v1/files", "/api/v1/files/{file_id}"
 TENANTS, STATS = "/api/v1/admin/tenants", "/api/v1/admin/stats"
 FILE_BYTES = b"quarterly numbers, plain text\n"
 RENAMED = "Renamed By Matrix"
 
-# Expected status for (anonymous, user, admin); the target user and file are someone
-# else's (a colleague of the caller, a file the tenant admin uploaded).
-MATRIX: dict[tuple[str, str], tuple[int, int, int]] = {
-    ("GET", USERS): (401, 200, 200),
-    ("POST", USERS): (401, 403, 201),
-    ("POST", f"{USERS}/bulk"): (401, 403, 201),
-    ("GET", USER): (401, 200, 200),
-    ("PUT", USER): (401, 403, 200),
-    ("DELETE", USER): (401, 403, 204),
-    ("POST", f"{FILES}/upload"): (401, 201, 201),
-    ("GET", FILES): (401, 200, 200),
-    ("GET", FILE): (401, 200, 200),
-    ("DELETE", FILE): (401, 403, 204),
-    ("GET", TENANTS): (401, 403, 200),
-    ("GET", STATS): (401, 403, 200),
+# Expected status for (anonymous, user, admin, other tenant's admin, platform operator).
+# The target user and file are tenant A's and someone else's than the member's (a
+# colleague, a file the tenant admin uploaded). Tenant B's admin acts in its own tenant
+# on the collections and cannot see A's ids; the operator is no tenant's member.
+MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
+    ("GET", USERS): (401, 200, 200, 200, 403),
+    ("POST", USERS): (401, 403, 201, 201, 403),
+    ("POST", f"{USERS}/bulk"): (401, 403, 201, 201, 403),
+    ("GET", USER): (401, 200, 200, 404, 403),
+    ("PUT", USER): (401, 403, 200, 404, 403),
+    ("DELETE", USER): (401, 403, 204, 404, 403),
+    ("POST", f"{FILES}/upload"): (401, 201, 201, 201, 403),
+    ("GET", FILES): (401, 200, 200, 200, 403),
+    ("GET", FILE): (401, 200, 200, 404, 403),
+    ("DELETE", FILE): (401, 403, 204, 404, 403),
+    ("GET", TENANTS): (401, 403, 200, 200, 200),
+    ("GET", STATS): (401, 403, 200, 200, 200),
 }
+# A member may do these to what is its own (itself, its uploads), not to the targets here.
+OWN_ONLY = {("PUT", USER), ("DELETE", FILE)}
 AUTH_TABLE = {
     (method, path, role): statuses[i]
     for (method, path), statuses in MATRIX.items()
@@ -63,19 +75,26 @@ REQUESTS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("PUT", USER): lambda: {"json": {"full_name": RENAMED}},
     ("POST", f"{FILES}/upload"): lambda: {"files": {"file": ("a.txt", FILE_BYTES, "text/plain")}},
 }
-SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target], bool]] = {
-    ("GET", USERS): lambda r, t: {u["tenant_id"] for u in r.json()["data"]} == {t.tenant_id},
-    ("POST", USERS): lambda r, t: r.json()["tenant_id"] == t.tenant_id,
-    ("POST", f"{USERS}/bulk"): lambda r, t: [u["tenant_id"] for u in r.json()] == [t.tenant_id] * 2,
-    ("GET", USER): lambda r, t: r.json()["id"] == t.user_id,
-    ("PUT", USER): lambda r, t: (r.json()["id"], r.json()["full_name"]) == (t.user_id, RENAMED),
-    ("DELETE", USER): lambda r, t: r.content == b"",
-    ("POST", f"{FILES}/upload"): lambda r, t: r.json()["size_bytes"] == len(FILE_BYTES),
-    ("GET", FILES): lambda r, t: t.file_id in {f["id"] for f in r.json()["data"]},
-    ("GET", FILE): lambda r, t: r.content == FILE_BYTES,
-    ("DELETE", FILE): lambda r, t: r.content == b"",
-    ("GET", TENANTS): lambda r, t: [x["id"] for x in r.json()["tenants"]] == [t.tenant_id],
-    ("GET", STATS): lambda r, t: r.json()["total_tenants"] == 1,
+# What a successful answer must show; `own` is the caller's tenant id (None: operator).
+SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], bool]] = {
+    ("GET", USERS): lambda r, t, own: {u["tenant_id"] for u in r.json()["data"]} == {own},
+    ("POST", USERS): lambda r, t, own: r.json()["tenant_id"] == own,
+    ("POST", f"{USERS}/bulk"): lambda r, t, own: [u["tenant_id"] for u in r.json()] == [own] * 2,
+    ("GET", USER): lambda r, t, own: r.json()["id"] == t.user_id,
+    ("PUT", USER): lambda r, t, own: (
+        (r.json()["id"], r.json()["full_name"]) == (t.user_id, RENAMED)
+    ),
+    ("DELETE", USER): lambda r, t, own: r.content == b"",
+    ("POST", f"{FILES}/upload"): lambda r, t, own: r.json()["tenant_id"] == own,
+    ("GET", FILES): lambda r, t, own: {f["tenant_id"] for f in r.json()["data"]} <= {own},
+    ("GET", FILE): lambda r, t, own: r.content == FILE_BYTES,
+    ("DELETE", FILE): lambda r, t, own: r.content == b"",
+    ("GET", TENANTS): lambda r, t, own: (
+        [x["id"] for x in r.json()["tenants"]] == [own]
+        if own
+        else t.tenant_id in {x["id"] for x in r.json()["tenants"]} and r.json()["total"] >= 2
+    ),
+    ("GET", STATS): lambda r, t, own: r.json()["total_tenants"] == (1 if own else 2),
 }
 
 
@@ -127,6 +146,10 @@ def test_auth_matrix(
     expected: int,
 ) -> None:
     caller: ApiClient = request.getfixturevalue(CALLERS[role])
+    own = {"user": target.tenant_id, "admin": target.tenant_id}.get(role)
+    if role in ("other_admin", "operator"):  # two tenants: the operator must see both
+        tenant_b = request.getfixturevalue("tenant_b")
+        own = tenant_b.id if role == "other_admin" else None
     before = tenant_state(tenant_a_admin, target)
     url = path.format(user_id=target.user_id, file_id=target.file_id)
     response = caller.request(method, url, **REQUESTS.get((method, path), dict)())
@@ -136,9 +159,49 @@ def test_auth_matrix(
         assert response.json()["status"] == expected
         assert tenant_state(tenant_a_admin, target) == before
     else:
-        assert SUCCEEDS[(method, path)](response, target), response.text
+        assert SUCCEEDS[(method, path)](response, target, own), response.text
     if expected == 401:
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+def declared_actions(client: TestClient) -> dict[tuple[str, str], Action]:
+    """The action each /api/v1 route declares with `require(...)`."""
+    found = {}
+    for context in iter_route_contexts(client.app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path.startswith("/api/v1/"):
+            actions = [
+                a for d in route.dependencies if (a := getattr(d.dependency, "action", None))
+            ]
+            for method in route.methods:
+                found[(method, context.path)] = actions[0] if len(actions) == 1 else None
+    return found
+
+
+def test_every_api_route_declares_one_action(client: TestClient) -> None:
+    actions = declared_actions(client)
+    assert set(actions) == set(MATRIX)
+    assert None not in actions.values(), actions
+    assert set(actions.values()) == set(Action), "an action of the table has no route"
+
+
+@pytest.mark.parametrize("role", ["user", "admin", "operator"])
+def test_role_table_in_the_code_agrees_with_the_matrix(client: TestClient, role: str) -> None:
+    """RULES (app/permissions.py) is what the routes enforce; the matrix is the contract.
+    A role may take an action exactly where the matrix does not answer it 403, except
+    where a member is refused only because the target is not its own."""
+    column = ROLES.index(role)
+    for route, action in declared_actions(client).items():
+        by_role = MATRIX[route][column] != 403 or (role == "user" and route in OWN_ONLY)
+        assert allowed(role, action) == by_role, (role, route)
+
+
+def test_other_methods_on_admin_paths_answer_405(tenant_a_admin: ApiClient) -> None:
+    for path in (TENANTS, STATS):
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            response = tenant_a_admin.request(method, path)
+            assert response.status_code == 405, (method, path)
+            assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_tenant_admin_sees_only_own_tenant_on_admin_endpoints(tenant_a: Tenant) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer
 
 pytestmark = [pytest.mark.files, pytest.mark.integration, pytest.mark.slow]
@@ -24,28 +25,13 @@ def server() -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def token(server: LiveServer) -> str:
-    suffix = uuid.uuid4().hex[:10]
-    username, password = f"limits_{suffix}", f"Limits-{suffix}-pw"
-    registered = httpx.post(
-        f"{server.base_url}/auth/register",
-        json={
-            "tenant_name": f"Limits {suffix}",
-            "admin_email": f"{username}@limits.example.org",
-            "admin_username": username,
-            "admin_password": password,
-        },
-    )
-    assert registered.status_code == 201, registered.text
-    login = httpx.post(
-        f"{server.base_url}/auth/login", json={"username": username, "password": password}
-    )
-    assert login.status_code == 200, login.text
-    token: str = login.json()["access_token"]
-    return token
+def auth(server: LiveServer) -> dict[str, str]:
+    return new_tenant_admin(server.base_url)
 
 
-def test_oversized_stream_is_refused_after_about_the_limit(server: LiveServer, token: str) -> None:
+def test_oversized_stream_is_refused_after_about_the_limit(
+    server: LiveServer, auth: dict[str, str]
+) -> None:
     """1 GiB offered, chunked (no Content-Length): the server answers 413 and stops
     reading long before the client could send it all."""
     boundary = uuid.uuid4().hex
@@ -63,7 +49,7 @@ def test_oversized_stream_is_refused_after_about_the_limit(server: LiveServer, t
             yield chunk
 
     headers = {
-        "Authorization": f"Bearer {token}",
+        **auth,
         "Content-Type": f"multipart/form-data; boundary={boundary}",
     }
     try:
@@ -78,19 +64,17 @@ def test_oversized_stream_is_refused_after_about_the_limit(server: LiveServer, t
     print(f"client had sent {sent / MiB:.1f} MiB when the server refused (limit {LIMIT_MB} MiB)")
     # Socket buffers hold a few MiB in flight; the 1 GiB was never read.
     assert sent < LIMIT_MB * MiB + 64 * MiB
-    files = httpx.get(
-        f"{server.base_url}/api/v1/files", headers={"Authorization": f"Bearer {token}"}
-    )
+    files = httpx.get(f"{server.base_url}/api/v1/files", headers=auth)
     assert files.json()["total_count"] == 0
 
 
 def test_declared_length_over_the_limit_is_refused_before_reading(
-    server: LiveServer, token: str
+    server: LiveServer, auth: dict[str, str]
 ) -> None:
     request = (
         "POST /api/v1/files/upload HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{server.port}\r\n"
-        f"Authorization: Bearer {token}\r\n"
+        f"Authorization: {auth['Authorization']}\r\n"
         "Content-Type: multipart/form-data; boundary=xyz\r\n"
         f"Content-Length: {10 * 1024 * MiB}\r\n"
         "Connection: close\r\n\r\n"

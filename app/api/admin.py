@@ -2,19 +2,20 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import PrincipalDep, SessionDep
+from app.api.deps import PrincipalDep, SessionDep, require
 from app.api.responses import API_V1, problems
+from app.permissions import Action
 from app.schemas import Stats, TenantList
 from app.services import tenants
 
 router = APIRouter(prefix=f"{API_V1}/admin", tags=["admin"], responses=problems(401, 403, 429))
 
 
-@router.get("/tenants", response_model=TenantList)
+@router.get("/tenants", dependencies=[require(Action.LIST_TENANTS)], response_model=TenantList)
 async def list_tenants(principal: PrincipalDep, session: SessionDep) -> TenantList:
     return await tenants.list_tenants(session, principal)
 
 
-@router.get("/stats", response_model=Stats)
+@router.get("/stats", dependencies=[require(Action.READ_STATS)], response_model=Stats)
 async def stats(principal: PrincipalDep, session: SessionDep) -> Stats:
     return await tenants.stats(session, principal)

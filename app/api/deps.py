@@ -2,7 +2,7 @@
 
 import ipaddress
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db.repositories import TenantScope
 from app.errors import Forbidden, InvalidInput, RateLimited, ServiceUnavailable, Unauthorized
 from app.pagination import PageParams
+from app.permissions import Action, allowed
 from app.runtime import Runtime
 from app.services.files import FileService
 from app.services.tokens import TokenService
@@ -65,6 +66,18 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(action: Action) -> Any:
+    """A route dependency that lets only the roles of `action` (app/permissions.py) in."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if not allowed(principal.role, action):
+            raise Forbidden(f"The {principal.role} role may not do {action.value}")
+        return principal
+
+    check.action = action  # type: ignore[attr-defined]  # read by the tests' route table
+    return Depends(check)
 
 
 def get_member(principal: PrincipalDep) -> Principal:

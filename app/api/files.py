@@ -6,8 +6,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import FileServiceDep, PageDep
+from app.api.deps import FileServiceDep, PageDep, require
 from app.api.responses import API_V1, problems
+from app.permissions import Action
 from app.schemas import FileOut, Page
 
 router = APIRouter(prefix=f"{API_V1}/files", tags=["files"])
@@ -49,6 +50,7 @@ def _matches(if_none_match: str, tag: str) -> bool:
 
 @router.post(
     "/upload",
+    dependencies=[require(Action.UPLOAD_FILE)],
     status_code=status.HTTP_201_CREATED,
     response_model=FileOut,
     responses=problems(401, 403, 413, 415, 422, 429, 503),
@@ -58,13 +60,19 @@ async def upload_file(request: Request, service: FileServiceDep) -> FileOut:
     return FileOut.model_validate(await service.upload(request))
 
 
-@router.get("", response_model=Page[FileOut], responses=problems(401, 403, 422, 429))
+@router.get(
+    "",
+    dependencies=[require(Action.LIST_FILES)],
+    response_model=Page[FileOut],
+    responses=problems(401, 403, 422, 429),
+)
 async def list_files(service: FileServiceDep, paging: PageDep) -> Page[FileOut]:
     return await service.page(paging)
 
 
 @router.get(
     "/{file_id}",
+    dependencies=[require(Action.READ_FILE)],
     response_class=StreamingResponse,
     responses={
         200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
@@ -95,6 +103,7 @@ async def download_file(
 
 @router.delete(
     "/{file_id}",
+    dependencies=[require(Action.DELETE_FILE)],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problems(401, 403, 404, 429, 503),

@@ -4,15 +4,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from app.api.deps import PageDep, UserServiceDep
+from app.api.deps import PageDep, UserServiceDep, require
 from app.api.responses import API_V1, problems
+from app.permissions import Action
 from app.schemas import BulkUserCreate, Page, UserCreate, UserOut, UserUpdate
 
 router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 ID_ROUTE_ERRORS = problems(401, 403, 404, 422, 429)
 
 
-@router.get("", response_model=Page[UserOut], responses=problems(401, 403, 422, 429))
+@router.get(
+    "",
+    dependencies=[require(Action.LIST_USERS)],
+    response_model=Page[UserOut],
+    responses=problems(401, 403, 422, 429),
+)
 async def list_users(
     service: UserServiceDep,
     paging: PageDep,
@@ -23,6 +29,7 @@ async def list_users(
 
 @router.post(
     "",
+    dependencies=[require(Action.CREATE_USER)],
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     responses=problems(401, 403, 409, 422, 429),
@@ -33,6 +40,7 @@ async def create_user(body: UserCreate, service: UserServiceDep) -> UserOut:
 
 @router.post(
     "/bulk",
+    dependencies=[require(Action.BULK_CREATE_USERS)],
     status_code=status.HTTP_201_CREATED,
     response_model=list[UserOut],
     responses=problems(401, 403, 409, 422, 429),
@@ -43,18 +51,29 @@ async def bulk_create_users(
     return [UserOut.model_validate(u) for u in await service.create_many(body)]
 
 
-@router.get("/{user_id}", response_model=UserOut, responses=ID_ROUTE_ERRORS)
+@router.get(
+    "/{user_id}",
+    dependencies=[require(Action.READ_USER)],
+    response_model=UserOut,
+    responses=ID_ROUTE_ERRORS,
+)
 async def get_user(user_id: str, service: UserServiceDep) -> UserOut:
     return UserOut.model_validate(await service.get(user_id))
 
 
-@router.put("/{user_id}", response_model=UserOut, responses=problems(401, 403, 404, 409, 422, 429))
+@router.put(
+    "/{user_id}",
+    dependencies=[require(Action.UPDATE_USER)],
+    response_model=UserOut,
+    responses=problems(401, 403, 404, 409, 422, 429),
+)
 async def update_user(user_id: str, body: UserUpdate, service: UserServiceDep) -> UserOut:
     return UserOut.model_validate(await service.update(user_id, body))
 
 
 @router.delete(
     "/{user_id}",
+    dependencies=[require(Action.DELETE_USER)],
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problems(401, 403, 404, 409, 429),

@@ -13,6 +13,7 @@ from app.db.models import User
 from app.db.repositories import Accounts, Sessions, TenantScope
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.pagination import PageParams
+from app.permissions import Action, allowed
 from app.schemas import Page, UserCreate, UserOut, UserUpdate
 
 SELF_EDITABLE = frozenset({"email", "full_name", "password"})
@@ -76,7 +77,7 @@ class UserService:
 
     async def create_many(self, items: Sequence[UserCreate]) -> list[User]:
         """All or nothing. Conflicts, in the batch or with existing users, name the items."""
-        self._require_admin()
+        self._require(Action.CREATE_USER)
         for index, item in enumerate(items):
             if item.password is not None:
                 try:
@@ -129,7 +130,7 @@ class UserService:
         return user
 
     async def deactivate(self, raw_id: str) -> None:
-        self._require_admin()
+        self._require(Action.DELETE_USER)
         user = await self.get(raw_id)
         if user.is_active:
             await self._ensure_not_last_admin(user)
@@ -139,11 +140,12 @@ class UserService:
 
     # --- rules ------------------------------------------------------------------------
 
-    def _require_admin(self) -> None:
-        if not self._principal.is_tenant_admin:
-            raise Forbidden("Only a tenant administrator may do this")
+    def _require(self, action: Action) -> None:
+        if not allowed(self._principal.role, action):
+            raise Forbidden(f"The {self._principal.role} role may not do {action.value}")
 
     def _authorize_update(self, user: User, changes: dict[str, Any]) -> None:
+        self._require(Action.UPDATE_USER)
         if self._principal.is_tenant_admin:
             return
         if user.id != self._principal.user_id:
