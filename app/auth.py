@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -59,9 +60,24 @@ class TokenClaims:
     expires_at: datetime
 
 
+def _signing_keys(settings: Settings) -> tuple[Any, Any]:
+    """(key that signs, key that verifies) for the configured algorithm."""
+    if settings.uses_hmac:
+        return settings.jwt_secret, settings.jwt_secret
+    assert settings.jwt_private_key_file is not None  # checked by Settings
+    private = serialization.load_pem_private_key(
+        settings.jwt_private_key_file.read_bytes(), password=None
+    )
+    if settings.jwt_public_key_file is not None:
+        public = serialization.load_pem_public_key(settings.jwt_public_key_file.read_bytes())
+    else:
+        public = private.public_key()
+    return private, public
+
+
 class Tokens:
     def __init__(self, settings: Settings) -> None:
-        self._secret = settings.jwt_secret
+        self._signing_key, self._verifying_key = _signing_keys(settings)
         self._algorithm = settings.jwt_algorithm
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
@@ -93,13 +109,15 @@ class Tokens:
             "iss": self._issuer,
             "aud": self._audience,
         }
-        return jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        return jwt.encode(claims, self._signing_key, algorithm=self._algorithm)
 
     def decode(self, token: str, *, expected_type: TokenType) -> TokenClaims:
         try:
+            # One algorithm, from settings: `alg` of the token never chooses the check,
+            # and `jku`, `x5u`, `jwk` and `kid` headers are not read at all.
             claims = jwt.decode(
                 token,
-                self._secret,
+                self._verifying_key,
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,

@@ -6,7 +6,7 @@ without prefix. Outside `dev` a weak signing secret stops start-up.
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -55,7 +55,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
 
     jwt_secret: str = DEV_SECRET
-    jwt_algorithm: str = "HS256"
+    jwt_algorithm: Literal[
+        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"
+    ] = "HS256"
+    # For the asymmetric algorithms: PEM files; the public key is derived when absent.
+    jwt_private_key_file: Path | None = None
+    jwt_public_key_file: Path | None = None
     jwt_issuer: str = "saas-api"
     jwt_audience: str = "saas-api"
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
@@ -110,7 +115,12 @@ class Settings(BaseSettings):
     def _check(self) -> Self:
         if self.default_page_size > self.max_page_size:
             raise ValueError("DEFAULT_PAGE_SIZE must not exceed MAX_PAGE_SIZE")
-        if self.api_env is not Environment.DEV and self.jwt_algorithm.startswith("HS"):
+        if not self.uses_hmac:
+            if self.jwt_private_key_file is None:
+                raise InsecureSettings(
+                    f"JWT_ALGORITHM={self.jwt_algorithm} needs JWT_PRIVATE_KEY_FILE (PEM)"
+                )
+        elif self.api_env is not Environment.DEV:
             secret = self.jwt_secret
             if secret in KNOWN_DEFAULT_SECRETS:
                 raise InsecureSettings(
@@ -124,6 +134,10 @@ class Settings(BaseSettings):
                     f"needs at least {MIN_SECRET_BYTES}"
                 )
         return self
+
+    @property
+    def uses_hmac(self) -> bool:
+        return self.jwt_algorithm.startswith("HS")
 
     @property
     def effective_database_url(self) -> str:

@@ -96,3 +96,16 @@ def test_password_hashing_defaults_meet_owasp_minimum(environ: pytest.MonkeyPatc
     assert used["m"] >= 19_456
     assert used["t"] >= 2
     assert used["p"] == 1
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+def test_asymmetric_algorithms_need_a_key_file(environ: pytest.MonkeyPatch, algorithm: str) -> None:
+    environ.setenv("JWT_ALGORITHM", algorithm)
+    with pytest.raises((InsecureSettings, ValidationError), match="JWT_PRIVATE_KEY_FILE"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_unknown_jwt_algorithm_is_refused(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("JWT_ALGORITHM", "none")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
