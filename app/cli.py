@@ -1,13 +1,17 @@
-"""`python -m app serve | migrate | create-platform-operator | sweep-orphans`."""
+"""`python -m app serve | migrate | create-platform-operator | tenant | sweep-orphans |
+purge-sessions`."""
 
 import argparse
 import asyncio
 import getpass
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.migrate import upgrade
@@ -17,7 +21,11 @@ from app.errors import InvalidInput
 from app.runtime import Runtime
 from app.schemas import MAX_PASSWORD_LENGTH
 from app.services.files import remove_stale_spool_files, sweep_orphans
+from app.services.tenants import set_tenant_active
+from app.services.tokens import purge_expired_sessions
 from app.services.users import ensure_password_allowed
+
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -112,6 +120,44 @@ def _sweep_orphans(_: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    runtime = Runtime.build(settings)
+    try:
+        async with runtime.db.session(write=True) as session:
+            return await work(session)
+    finally:
+        await runtime.close()
+
+
+def _tenant(args: argparse.Namespace) -> int:
+    try:
+        tenant_id = uuid.UUID(args.tenant_id)
+    except ValueError:
+        sys.exit(f"Not a tenant id: {args.tenant_id}")
+    active = args.action == "activate"
+    found = asyncio.run(
+        _with_session(_settings(), lambda s: set_tenant_active(s, tenant_id, active))
+    )
+    if not found:
+        sys.exit(f"No tenant {tenant_id}")
+    print(f"tenant {tenant_id} {'activated' if active else 'deactivated; its sessions ended'}")
+    return 0
+
+
+def _purge_sessions(_: argparse.Namespace) -> int:
+    settings = _settings()
+
+    async def purge() -> int:
+        runtime = Runtime.build(settings)
+        try:
+            return await purge_expired_sessions(runtime.db)
+        finally:
+            await runtime.close()
+
+    print(f"purged {asyncio.run(purge())} expired sessions")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
         "sweep-orphans", help="remove stored blobs that no file row points at"
     )
     sweep.set_defaults(run=_sweep_orphans)
+
+    tenant = commands.add_parser("tenant", help="deactivate or activate a tenant")
+    tenant.add_argument("action", choices=["deactivate", "activate"])
+    tenant.add_argument("tenant_id")
+    tenant.set_defaults(run=_tenant)
+
+    purge = commands.add_parser("purge-sessions", help="delete sessions past their lifetime")
+    purge.set_defaults(run=_purge_sessions)
 
     args = parser.parse_args(argv)
     result: int = args.run(args)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuthSession, StoredFile, Tenant, User, utcnow
@@ -139,6 +139,17 @@ class Sessions:
         )
         result = await self._session.execute(stmt)
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def revoke_all_in_tenant(self, tenant_id: uuid.UUID) -> None:
+        members = select(User.id).where(User.tenant_id == tenant_id).scalar_subquery()
+        await self._revoke_where(AuthSession.user_id.in_(members))
+
+    async def purge_expired(self) -> int:
+        """Deletes sessions past their lifetime (revoked or not); their tokens are dead."""
+        result = await self._session.execute(
+            delete(AuthSession).where(AuthSession.expires_at < utcnow())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def revoke(self, session_id: uuid.UUID) -> None:
         await self._revoke_where(AuthSession.id == session_id)

@@ -23,6 +23,7 @@ from app.db.session import Database
 from app.errors import Forbidden, ServiceUnavailable
 from app.pagination import PageParams
 from app.schemas import FileOut, Page
+from app.services.tokens import purge_expired_sessions
 from app.services.users import not_found, parse_id
 from app.storage import BlobStorage, StorageUnavailable
 from app.uploads import receive_upload
@@ -175,5 +176,6 @@ async def housekeeping(db: Database, storage: BlobStorage, settings: Settings) -
     try:
         remove_stale_spool_files(settings)
         await sweep_orphans(db, storage, settings.orphan_grace_seconds)
+        await purge_expired_sessions(db)
     except Exception:
         logger.exception("start-up housekeeping failed; `python -m app sweep-orphans` retries")

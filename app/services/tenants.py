@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Passwords, Principal
 from app.db.models import Tenant, User
-from app.db.repositories import Accounts, Blobs, Tenants
+from app.db.repositories import Accounts, Blobs, Sessions, Tenants
 from app.errors import Conflict, Forbidden
 from app.schemas import RegisterRequest, Stats, TenantList, TenantOut
 from app.services.users import ensure_password_allowed
@@ -81,3 +81,16 @@ async def stats(session: AsyncSession, principal: Principal) -> Stats:
         total_files=total_files,
         total_storage_bytes=total_bytes,
     )
+
+
+async def set_tenant_active(session: AsyncSession, tenant_id: uuid.UUID, active: bool) -> bool:
+    """Platform operation (CLI): a deactivated tenant's sessions end at once and its
+    members cannot log in until it is activated again. False if there is no such tenant."""
+    tenant = await Tenants(session).get(tenant_id)
+    if tenant is None:
+        return False
+    tenant.is_active = active
+    if not active:
+        await Sessions(session).revoke_all_in_tenant(tenant_id)
+    await session.commit()
+    return True

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Passwords, Principal, TokenClaims, Tokens, TokenType, new_jti
 from app.db.models import AuthSession, User
 from app.db.repositories import Accounts, Sessions, Tenants
+from app.db.session import Database
 from app.errors import Forbidden, Unauthorized
 from app.schemas import TokenPair
 
@@ -122,3 +123,10 @@ class TokenService:
             refresh_token=issue("refresh", refresh_jti),
             expires_in=int(self._tokens.access_ttl.total_seconds()),
         )
+
+
+async def purge_expired_sessions(db: Database) -> int:
+    async with db.session(write=True) as session:
+        purged = await Sessions(session).purge_expired()
+        await session.commit()
+    return purged

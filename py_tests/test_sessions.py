@@ -1,0 +1,183 @@
+"""Sessions: revocation that survives a restart of the app on the same database,
+concurrent refreshes, expiry purge, tenant deactivation and password rehashing."""
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.db.models import AuthSession, User
+from app.main import create_app
+from app.services.tokens import purge_expired_sessions
+from py_tests.assertions import assert_unauthorized
+from py_tests.fixtures.app import BASE_URL
+from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.fixtures.clients import Member, Tenant
+from py_tests.fixtures.operators import RunCli
+from py_tests.tokens import bearer, claims_of, refresh
+
+pytestmark = [pytest.mark.auth, pytest.mark.security]
+USERS = "/api/v1/users"
+
+
+@contextmanager
+def restarted(settings: Settings, **changes: Any) -> Iterator[TestClient]:
+    """A new process' worth of app on the same database: nothing kept in memory."""
+    app = create_app(settings.model_copy(update=changes) if changes else settings)
+    with TestClient(app, base_url=BASE_URL) as fresh:
+        yield fresh
+
+
+def run_in_app(client: TestClient, work: Callable[..., Any], *args: Any) -> Any:
+    assert client.portal is not None
+    return client.portal.call(work, *args)
+
+
+# --- revocation across a restart -------------------------------------------------------
+
+Revoke = Callable[[Tenant, Member], None]
+
+
+def _logout(tenant: Tenant, member: Member) -> None:
+    assert member.api.post("/auth/logout").status_code == 204
+
+
+def _reuse_refresh_token(tenant: Tenant, member: Member) -> None:
+    assert refresh(member.api, member.tokens["refresh_token"]).status_code == 200
+    assert refresh(member.api, member.tokens["refresh_token"]).status_code == 401
+
+
+def _deactivate(tenant: Tenant, member: Member) -> None:
+    assert tenant.admin.api.delete(f"{USERS}/{member.id}").status_code == 204
+
+
+def _promote(tenant: Tenant, member: Member) -> None:
+    changed = tenant.admin.api.put(f"{USERS}/{member.id}", json={"role": "admin"})
+    assert changed.status_code == 200
+
+
+def _change_password(tenant: Tenant, member: Member) -> None:
+    changed = tenant.admin.api.put(f"{USERS}/{member.id}", json={"password": "N3w-password!"})
+    assert changed.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "revoke",
+    [
+        pytest.param(_logout, id="logout"),
+        pytest.param(_reuse_refresh_token, id="refresh-reuse"),
+        pytest.param(_deactivate, id="soft-delete"),
+        pytest.param(_promote, id="role-change"),
+        pytest.param(_change_password, id="password-change-by-admin"),
+    ],
+)
+def test_revocation_survives_a_restart(
+    settings: Settings, tenant_a: Tenant, tenant_a_member: Member, revoke: Revoke
+) -> None:
+    access, refresh_token = (tenant_a_member.tokens[k] for k in ("access_token", "refresh_token"))
+    revoke(tenant_a, tenant_a_member)
+
+    with restarted(settings) as fresh:
+        assert_unauthorized(fresh.get(USERS, headers=bearer(access)))
+        assert_unauthorized(fresh.post("/auth/refresh", json={"refresh_token": refresh_token}))
+        # The admin's own session is untouched.
+        assert fresh.get(USERS, headers=tenant_a.admin.api.headers).status_code == 200
+
+
+# --- concurrent refresh ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.concurrency
+@pytest.mark.settings(rate_limit_per_minute=100)
+async def test_concurrent_refreshes_of_one_token_give_at_most_one_pair(
+    async_client: httpx.AsyncClient, async_tenant_a: AsyncTenant
+) -> None:
+    # A second login of the admin, whose refresh token five callers present at once.
+    credentials = {"username": async_tenant_a.username, "password": async_tenant_a.password}
+    login = await async_client.post("/auth/login", json=credentials)
+    assert login.status_code == 200, login.text
+    token = login.json()["refresh_token"]
+
+    answers = await asyncio.gather(
+        *(async_client.post("/auth/refresh", json={"refresh_token": token}) for _ in range(5))
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(200) <= 1
+    assert set(statuses) <= {200, 401}
+    # Presenting the used token revoked the session, the winner's pair included.
+    for winner in (a for a in answers if a.status_code == 200):
+        follow = await async_client.get(USERS, headers=bearer(winner.json()["access_token"]))
+        assert follow.status_code == 401
+
+
+# --- purge, tenant deactivation, rehash ---------------------------------------------------
+
+
+def test_expired_sessions_are_purged_and_live_ones_kept(
+    client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+) -> None:
+    db = client.app.state.runtime.db  # type: ignore[attr-defined]
+    member_session = claims_of(tenant_a_member.tokens["access_token"])["sid"]
+
+    async def expire_member_session() -> None:
+        async with db.session(write=True) as session:
+            row = await session.get(AuthSession, uuid.UUID(member_session))
+            assert row is not None
+            row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+            await session.commit()
+
+    async def count_sessions() -> int:
+        async with db.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(AuthSession)))
+
+    run_in_app(client, expire_member_session)
+    assert run_in_app(client, count_sessions) == 2
+    assert run_in_app(client, purge_expired_sessions, db) == 1
+    assert run_in_app(client, count_sessions) == 1
+    assert_unauthorized(tenant_a_member.api.get(USERS))
+    assert tenant_a.admin.api.get(USERS).status_code == 200
+
+
+def test_deactivated_tenant_loses_its_sessions_and_logins(
+    client: TestClient, run_cli: RunCli, tenant_a: Tenant, tenant_a_member: Member, tenant_b: Tenant
+) -> None:
+    assert run_cli("tenant", "deactivate", tenant_a.id) == 0
+
+    assert_unauthorized(tenant_a_member.api.get(USERS))
+    assert_unauthorized(tenant_a.admin.api.get(USERS))
+    login = {"username": tenant_a_member.username, "password": tenant_a_member.password}
+    assert client.post("/auth/login", json=login).status_code == 403
+    assert tenant_b.admin.api.get(USERS).status_code == 200
+
+    assert run_cli("tenant", "activate", tenant_a.id) == 0
+    assert client.post("/auth/login", json=login).status_code == 200
+
+
+def test_login_rehashes_a_password_made_with_old_parameters(
+    settings: Settings, client: TestClient, tenant_a_member: Member
+) -> None:
+    async def stored_hash(db: Any) -> str:
+        async with db.session() as session:
+            user = await session.scalar(
+                select(User).where(User.username == tenant_a_member.username)
+            )
+            return str(user.password_hash)
+
+    before = run_in_app(client, stored_hash, client.app.state.runtime.db)  # type: ignore[attr-defined]
+    assert ",t=1," in before
+
+    with restarted(settings, password_hash_time_cost=2) as fresh:
+        login = {"username": tenant_a_member.username, "password": tenant_a_member.password}
+        assert fresh.post("/auth/login", json=login).status_code == 200
+        after = run_in_app(fresh, stored_hash, fresh.app.state.runtime.db)  # type: ignore[attr-defined]
+    assert ",t=2," in after
+    assert after != before
