@@ -60,7 +60,7 @@ class RateLimiter:
         self.enabled = settings.rate_limit_enabled
         self.item = RateLimitItemPerMinute(settings.rate_limit_per_minute)
         self.fail_open = settings.rate_limit_fail_open
-        self._namespace = settings.rate_limit_namespace
+        self.namespace = settings.rate_limit_namespace
         if settings.redis_url:
             uri = "async+" + settings.redis_url
             # Short timeouts: an unreachable Redis must cost a request milliseconds, not
@@ -80,7 +80,7 @@ class RateLimiter:
 
     async def hit(self, endpoint: str, principal: str) -> Decision:
         try:
-            key = (self._namespace, endpoint, principal)
+            key = (self.namespace, endpoint, principal)
             allowed = await self._strategy.hit(self.item, *key)
             stats = await self._strategy.get_window_stats(self.item, *key)
         except Exception:
@@ -123,3 +123,55 @@ class RateLimiter:
         timer = getattr(self.storage, "timer", None)
         if timer is not None and not timer.done():
             timer.cancel()
+
+
+class LoginThrottle:
+    """Consecutive failed logins per account buy an exponential back-off: after
+    `FREE_FAILURES` the account waits 1 s, then 2, 4, ... at most `MAX_BACKOFF_S`, and a
+    successful login clears it. Short by design: an attacker can slow a victim's login
+    down, not lock it out. Unknown usernames are counted alike, so the throttle says
+    nothing about which accounts exist. Kept in the limiter's storage (shared on Redis);
+    if that storage is down the throttle steps aside and the per-address limit remains.
+    """
+
+    FREE_FAILURES = 5
+    MAX_BACKOFF_S = 60
+    FAILURE_MEMORY_S = 15 * 60
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._storage = limiter.storage
+        self._namespace = limiter.namespace
+
+    def _keys(self, username: str) -> tuple[str, str]:
+        account = username.casefold()
+        return (
+            f"{self._namespace}/login-failures/{account}",
+            f"{self._namespace}/login-wait/{account}",
+        )
+
+    async def wait_seconds(self, username: str) -> int:
+        """How long this account must wait before its next attempt (0: go ahead)."""
+        _, wait_key = self._keys(username)
+        try:
+            if await self._storage.get(wait_key) <= 0:
+                return 0
+            return max(1, math.ceil(await self._storage.get_expiry(wait_key) - time.time()))
+        except Exception:
+            return 0
+
+    async def failed(self, username: str) -> None:
+        failures_key, wait_key = self._keys(username)
+        try:
+            failures = await self._storage.incr(failures_key, self.FAILURE_MEMORY_S)
+            if failures >= self.FREE_FAILURES:
+                backoff = min(2 ** (failures - self.FREE_FAILURES), self.MAX_BACKOFF_S)
+                await self._storage.incr(wait_key, backoff)
+        except Exception:
+            logger.warning("login throttle storage unreachable; skipping the back-off")
+
+    async def succeeded(self, username: str) -> None:
+        for key in self._keys(username):
+            try:
+                await self._storage.clear(key)
+            except Exception:
+                logger.warning("login throttle storage unreachable; counters not cleared")

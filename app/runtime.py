@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from app.auth import Passwords, Tokens
 from app.config import Settings
 from app.db.session import Database
-from app.ratelimit import RateLimiter
+from app.ratelimit import LoginThrottle, RateLimiter
 from app.storage import BlobStorage, build_storage
 
 
@@ -16,16 +16,19 @@ class Runtime:
     tokens: Tokens
     passwords: Passwords
     limiter: RateLimiter
+    login_throttle: LoginThrottle
     storage: BlobStorage
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
+        limiter = RateLimiter(settings)
         return cls(
             settings=settings,
             db=Database(settings.effective_database_url, echo=settings.database_echo),
             tokens=Tokens(settings),
             passwords=Passwords(settings),
-            limiter=RateLimiter(settings),
+            limiter=limiter,
+            login_throttle=LoginThrottle(limiter),
             storage=build_storage(settings),
         )
 

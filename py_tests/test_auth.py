@@ -1,6 +1,7 @@
 """Registration, login (JSON and OAuth2 form), token claims, refresh rotation with reuse
 detection, and logout."""
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -275,3 +277,63 @@ def test_logout_ends_only_that_session(
     assert_unauthorized(refresh(anonymous, tenant_a.admin.tokens["refresh_token"]))
     assert anonymous.get(USERS, headers=bearer(other_session["access_token"])).status_code == 200
     assert refresh(anonymous, other_session["refresh_token"]).status_code == 200
+
+
+# --- failed-login back-off ----------------------------------------------------------
+
+
+def _attempt(client: TestClient, member: Member, password: str) -> httpx.Response:
+    return client.post("/auth/login", json={"username": member.username, "password": password})
+
+
+@pytest.mark.security
+@pytest.mark.settings(rate_limit_per_minute=1000)
+def test_failed_logins_back_off_exponentially_and_reset_on_success(
+    client: TestClient, tenant_a_member: Member, settings: Settings
+) -> None:
+    if settings.redis_url:
+        pytest.skip("the controlled clock moves this process only; Redis keeps its own time")
+    with time_machine.travel(time.time(), tick=False) as clock:
+        for _ in range(4):
+            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+        waits = []
+        for _ in range(4):  # each failure past the free ones doubles the wait
+            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+            locked = _attempt(client, tenant_a_member, tenant_a_member.password)
+            assert_problem(locked, 429)
+            waits.append(int(locked.headers["Retry-After"]))
+            clock.shift(waits[-1])
+        assert waits == [1, 2, 4, 8]
+
+        assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
+        # Success cleared the count: four more failures are free again.
+        for _ in range(4):
+            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+        assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
+
+
+@pytest.mark.security
+@pytest.mark.settings(rate_limit_per_minute=1000)
+def test_login_back_off_is_capped_so_a_victim_is_never_locked_out_for_long(
+    client: TestClient, tenant_a_member: Member, settings: Settings
+) -> None:
+    if settings.redis_url:
+        pytest.skip("the controlled clock moves this process only; Redis keeps its own time")
+    with time_machine.travel(time.time(), tick=False) as clock:
+        wait = 0
+        for _ in range(15):
+            clock.shift(wait)
+            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+            locked = _attempt(client, tenant_a_member, "wrong-password")
+            wait = int(locked.headers.get("Retry-After", 0))
+        assert wait == 60
+        clock.shift(60)
+        assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
+
+
+@pytest.mark.security
+@pytest.mark.settings(rate_limit_per_minute=1000)
+def test_back_off_treats_unknown_accounts_alike(client: TestClient) -> None:
+    ghost = {"username": "nobody_" + uuid.uuid4().hex[:8], "password": "whatever-it-is"}
+    statuses = [client.post("/auth/login", json=ghost).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]

@@ -47,7 +47,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def get_token_service(session: SessionDep, runtime: RuntimeDep) -> TokenService:
-    return TokenService(session, runtime.tokens, runtime.passwords)
+    return TokenService(session, runtime.tokens, runtime.passwords, runtime.login_throttle)
 
 
 TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
