@@ -1,6 +1,7 @@
 """Registration, login (JSON and OAuth2 form), token claims, refresh rotation with reuse
 detection, and logout."""
 
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -337,3 +338,35 @@ def test_back_off_treats_unknown_accounts_alike(client: TestClient) -> None:
     ghost = {"username": "nobody_" + uuid.uuid4().hex[:8], "password": "whatever-it-is"}
     statuses = [client.post("/auth/login", json=ghost).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
+
+
+@pytest.mark.slow
+@pytest.mark.security
+@pytest.mark.settings(
+    rate_limit_per_minute=1000, password_hash_time_cost=2, password_hash_memory_kib=19_456
+)
+def test_unknown_user_and_wrong_password_take_the_same_time(
+    client: TestClient, tenant_a: Tenant
+) -> None:
+    """With the production hash parameters, the two failures differ by less than the
+    noise: an unknown user is verified against a dummy hash, not answered early."""
+    members = [tenant_a.make_user() for _ in range(5)]
+
+    def timed(username: str) -> float:
+        started = time.perf_counter()
+        response = client.post("/auth/login", json={"username": username, "password": "nope-x1"})
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 401
+        return elapsed
+
+    wrong, unknown = [], []
+    for round_ in range(4):  # four failures per account stay under the back-off
+        for member in members:
+            wrong.append(timed(member.username))
+            unknown.append(timed(f"ghost_{round_}_{uuid.uuid4().hex[:8]}"))
+    ratio = statistics.median(unknown) / statistics.median(wrong)
+    print(
+        f"median unknown {statistics.median(unknown) * 1000:.1f} ms, "
+        f"wrong password {statistics.median(wrong) * 1000:.1f} ms, ratio {ratio:.2f}"
+    )
+    assert 0.75 <= ratio <= 1.33
