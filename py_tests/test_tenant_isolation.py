@@ -5,15 +5,18 @@ path parameter, for each of its methods, is called by tenant A's admin with tena
 resource id and must answer 404 exactly like an unknown id, leaving B's data as it was.
 """
 
+import asyncio
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from py_tests.factories import UserPayloadFactory
+from py_tests.factories import UserPayloadFactory, user_payloads
+from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.routes import routes
 
@@ -56,9 +59,14 @@ def call(api: ApiClient, method: str, path: str, ids: dict[str, str]) -> tuple[i
     return response.status_code, response.json().get("detail") if is_json else response.content
 
 
+@pytest.mark.parametrize("role", ["admin", "user"])
 def test_every_id_route_hides_other_tenants_resources(
-    client: TestClient, tenant_a_admin: ApiClient, tenant_b: Tenant
+    request: pytest.FixtureRequest, client: TestClient, tenant_b: Tenant, role: str
 ) -> None:
+    """Tenant A's admin and member try tenant B's ids on every route and method: each
+    answer is exactly the answer to an unknown id (404 for the admin; for the member,
+    whatever its role gets there), and B's data is unchanged."""
+    caller: ApiClient = request.getfixturevalue(f"tenant_a_{role}")
     routes = id_routes(client.app)
     assert ("GET", f"{USERS}/{{user_id}}") in routes
     assert ("DELETE", f"{USERS}/{{user_id}}") in routes
@@ -69,9 +77,13 @@ def test_every_id_route_hides_other_tenants_resources(
     b_admin = tenant_b.admin.api
     b_user_before = b_admin.get(f"{USERS}/{foreign['user_id']}").json()
 
-    answers = {f"{m} {p}": call(tenant_a_admin, m, p, foreign) for m, p in routes}
-    expected = {f"{m} {p}": call(tenant_a_admin, m, p, unknown) for m, p in routes}
-    assert {key: status for key, (status, _) in expected.items()} == dict.fromkeys(expected, 404)
+    answers = {f"{m} {p}": call(caller, m, p, foreign) for m, p in routes}
+    expected = {f"{m} {p}": call(caller, m, p, unknown) for m, p in routes}
+    statuses = {key: status for key, (status, _) in expected.items()}
+    if role == "admin":
+        assert statuses == dict.fromkeys(expected, 404)
+    else:
+        assert set(statuses.values()) <= {403, 404}, statuses
     assert answers == expected
 
     b_user_after = b_admin.get(f"{USERS}/{foreign['user_id']}").json()
@@ -126,3 +138,24 @@ def test_admin_stats_count_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -
     b_stats = tenant_b.admin.api.get("/api/v1/admin/stats").json()
     assert (b_stats["total_users"], b_stats["total_files"]) == (5, 1)
     assert b_stats["total_storage_bytes"] == len(B_FILE)
+
+
+@pytest.mark.asyncio
+@pytest.mark.concurrency
+@pytest.mark.settings(rate_limit_per_minute=1000)
+async def test_lists_stay_scoped_under_concurrent_bulk_creates(
+    amake_tenant: Callable[..., Awaitable[AsyncTenant]],
+) -> None:
+    tenants = await asyncio.gather(*(amake_tenant() for _ in range(3)))
+
+    async def create_and_list(tenant: AsyncTenant) -> list[dict[str, Any]]:
+        for _ in range(3):
+            created = await tenant.admin.post(f"{USERS}/bulk", json=user_payloads(5))
+            assert created.status_code == 201, created.text
+        page = await tenant.admin.get(f"{USERS}?page_size=100")
+        return list(page.json()["data"])
+
+    pages = await asyncio.gather(*(create_and_list(t) for t in tenants))
+    for tenant, rows in zip(tenants, pages, strict=True):
+        assert len(rows) == 16
+        assert {row["tenant_id"] for row in rows} == {tenant.id}
