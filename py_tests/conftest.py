@@ -1,6 +1,7 @@
 """The suite's fixtures live in plugin modules; this file only lists them."""
 
 pytest_plugins = [
+    "py_tests.plugin",
     "py_tests.fixtures.databases",
     "py_tests.fixtures.storage",
     "py_tests.fixtures.app",

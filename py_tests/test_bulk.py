@@ -6,11 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp
 
 from py_tests.assertions import assert_problem
 from py_tests.factories import UserPayloadFactory, strong_password, user_payloads
-from py_tests.fixtures.app import asgi_client
+from py_tests.fixtures.app import MakeAsyncClient
 from py_tests.fixtures.async_clients import AsyncTenant
 
 pytestmark = [pytest.mark.users, pytest.mark.asyncio]
@@ -34,14 +33,16 @@ async def test_bulk_without_token_is_unauthorized(async_client: httpx.AsyncClien
 
 
 async def test_bulk_by_member_is_forbidden(
-    async_client: httpx.AsyncClient, running_app: ASGIApp, async_tenant_a: AsyncTenant
+    async_client: httpx.AsyncClient,
+    make_async_client: MakeAsyncClient,
+    async_tenant_a: AsyncTenant,
 ) -> None:
     payload = UserPayloadFactory(password=strong_password())
     assert (await async_tenant_a.admin.post(USERS, json=payload)).status_code == 201
     credentials = {"username": payload["username"], "password": payload["password"]}
     token = (await async_client.post("/auth/login", json=credentials)).json()["access_token"]
-    async with asgi_client(running_app, headers={"Authorization": f"Bearer {token}"}) as member:
-        assert_problem(await member.post(BULK, json=user_payloads(2)), 403)
+    member = make_async_client(headers={"Authorization": f"Bearer {token}"})
+    assert_problem(await member.post(BULK, json=user_payloads(2)), 403)
     assert await user_total(async_tenant_a.admin) == 2
 
 

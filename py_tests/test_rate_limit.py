@@ -153,7 +153,7 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
 
 
 def test_every_limited_route_has_a_scenario(client: TestClient) -> None:
-    assert routes(client.app, *LIMITED_PREFIXES) == set(SCENARIOS)
+    assert routes(client, *LIMITED_PREFIXES) == set(SCENARIOS)
 
 
 @pytest.mark.parametrize("route", sorted(SCENARIOS), ids=[f"{m} {p}" for m, p in sorted(SCENARIOS)])
@@ -252,6 +252,7 @@ def test_login_is_limited_per_account_whatever_the_address(client: TestClient) -
 
 
 @pytest.mark.security
+@pytest.mark.inprocess  # depends on the server's TRUSTED_PROXIES
 def test_forwarded_for_is_ignored_from_untrusted_peers(client: TestClient) -> None:
     """Without trusted proxies, X-Forwarded-For cannot buy a fresh per-address bucket."""
     statuses = [

@@ -122,6 +122,7 @@ async def test_concurrent_refreshes_of_one_token_give_at_most_one_pair(
 # --- purge, tenant deactivation, rehash ---------------------------------------------------
 
 
+@pytest.mark.inprocess
 def test_expired_sessions_are_purged_and_live_ones_kept(
     client: TestClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:

@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from py_tests.factories import UserPayloadFactory, user_payloads
@@ -29,9 +29,9 @@ HOSTILE_BODY = {"full_name": "Changed by tenant A", "is_active": False}
 B_FILE = b"tenant B's private notes\n"
 
 
-def id_routes(app: FastAPI) -> list[tuple[str, str]]:
+def id_routes(client: httpx.Client) -> list[tuple[str, str]]:
     """(method, path template) of every API route with a path parameter."""
-    return sorted(route for route in routes(app, "/") if PATH_PARAM.search(route[1]))
+    return sorted(route for route in routes(client, "/") if PATH_PARAM.search(route[1]))
 
 
 def upload_text(api: ApiClient, content: bytes) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def test_every_id_route_hides_other_tenants_resources(
     answer is exactly the answer to an unknown id (404 for the admin; for the member,
     whatever its role gets there), and B's data is unchanged."""
     caller: ApiClient = request.getfixturevalue(f"tenant_a_{role}")
-    routes = id_routes(client.app)
+    routes = id_routes(client)
     assert ("GET", f"{USERS}/{{user_id}}") in routes
     assert ("DELETE", f"{USERS}/{{user_id}}") in routes
     foreign = tenant_b_resources(tenant_b)
