@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -136,10 +137,39 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem(exc.status_code, detail, headers=exc.headers)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot parse (not JSON, not UTF-8): for this API
+        # that is invalid input like any other, so it gets the documented 422.
+        error = {"loc": ["body"], "msg": "The body could not be parsed", "type": "json_invalid"}
+        return problem(
+            422,
+            "body: The body could not be parsed",
+            slug="validation-error",
+            title="Invalid input",
+            extra={"errors": [error]},
+        )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+    return problem(exc.status_code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods of the path's resource (Starlette names only the first matching
+    route's). A literal path (`/users/bulk`) is its own resource, not an id."""
+    path = request.url.path
+    literal: set[str] = set()
+    templated: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        route = context.original_route
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            found = literal if "{" not in getattr(route, "path", "{") else templated
+            found |= set(getattr(route, "methods", None) or ())
+    return literal or templated
 
 
 async def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:

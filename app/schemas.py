@@ -4,8 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
+import email_validator
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -13,16 +13,17 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 MAX_BULK = 50
 MAX_PASSWORD_LENGTH = 128
 
 
-def _printable(value: str) -> str:
-    if any(not ch.isprintable() for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
+# Display text: no control characters, no leading or trailing whitespace. Written as a
+# pattern so that the OpenAPI document states exactly what the server accepts.
+_TEXT_CHAR = r"[^\x00-\x1f\x7f-\x9f]"
+_EDGE_CHAR = r"[^\s\x00-\x1f\x7f-\x9f]"
+DISPLAY_TEXT = rf"^(?:{_EDGE_CHAR}(?:{_TEXT_CHAR}*{_EDGE_CHAR})?)?$"
 
 
 Username = Annotated[
@@ -30,15 +31,24 @@ Username = Annotated[
     StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=MAX_PASSWORD_LENGTH)]
-TenantName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=50),
-    AfterValidator(_printable),
+TenantName = Annotated[str, StringConstraints(min_length=3, max_length=50, pattern=DISPLAY_TEXT)]
+FullName = Annotated[str, StringConstraints(max_length=200, pattern=DISPLAY_TEXT)]
+# Addresses under special-use names (RFC 6761: .test, .local, ...) are refused as
+# undeliverable; the pattern says so in the OpenAPI document (validation is the email
+# validator's, which also checks the syntax).
+_RESERVED_DOMAINS = "|".join(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+Email = Annotated[
+    EmailStr,
+    StringConstraints(max_length=254),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "maxLength": 254,
+            "pattern": rf"^(?!.*[@.](?:{_RESERVED_DOMAINS})$).*$",
+        }
+    ),
 ]
-FullName = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_printable)
-]
-Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 Role = Literal["admin", "user"]
 
 
