@@ -181,8 +181,10 @@ class ScopedUsers:
         user.tenant_id = self._tenant_id
         self._session.add(user)
 
-    async def get(self, user_id: uuid.UUID) -> User | None:
-        return await self._session.scalar(self._select().where(User.id == user_id))
+    async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+        """With `for_update`, concurrent writers of this row take turns (PostgreSQL)."""
+        stmt = self._select().where(User.id == user_id)
+        return await self._session.scalar(stmt.with_for_update() if for_update else stmt)
 
     async def page(self, *, offset: int, limit: int, active_only: bool) -> Sequence[User]:
         stmt = self._select()

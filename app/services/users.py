@@ -66,8 +66,8 @@ class UserService:
         )
         return params.of([UserOut.model_validate(u) for u in rows], total)
 
-    async def get(self, raw_id: str) -> User:
-        user = await self._scope.users.get(parse_id(raw_id))
+    async def get(self, raw_id: str, *, for_update: bool = False) -> User:
+        user = await self._scope.users.get(parse_id(raw_id), for_update=for_update)
         if user is None:
             raise not_found()
         return user
@@ -98,7 +98,7 @@ class UserService:
         return list(users)
 
     async def update(self, raw_id: str, body: UserUpdate) -> User:
-        user = await self.get(raw_id)
+        user = await self.get(raw_id, for_update=True)
         changes = body.model_dump(exclude_unset=True)
         self._authorize_update(user, changes)
         sessions = Sessions(self._db)
@@ -131,7 +131,7 @@ class UserService:
 
     async def deactivate(self, raw_id: str) -> None:
         self._require(Action.DELETE_USER)
-        user = await self.get(raw_id)
+        user = await self.get(raw_id, for_update=True)
         if user.is_active:
             await self._ensure_not_last_admin(user)
             user.is_active = False
