@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "py_tests.plugin",
+    "py_tests.html_report",
     "py_tests.fixtures.databases",
     "py_tests.fixtures.storage",
     "py_tests.fixtures.app",

@@ -11,6 +11,7 @@ target ran how many tests.
 """
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 
 import pytest
@@ -103,12 +104,45 @@ def api_target(pytestconfig: pytest.Config) -> Target:
     return pytestconfig.stash[TARGET]
 
 
+SUMMARY_MARKERS = (
+    "smoke",
+    "auth",
+    "users",
+    "files",
+    "pagination",
+    "rate_limit",
+    "tenant_isolation",
+    "rbac",
+    "security",
+    "concurrency",
+    "integration",
+    "slow",
+    "performance",
+)
+
+
+def _outcome(report: pytest.TestReport) -> str | None:
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        return "error" if report.when == "setup" and report.failed else report.outcome
+    return None
+
+
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    counts = {
-        outcome: len(terminalreporter.stats.get(outcome, []))
-        for outcome in ("passed", "failed", "error", "skipped")
-    }
-    summary = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
+    per_marker: dict[str, Counter[str]] = {marker: Counter() for marker in SUMMARY_MARKERS}
+    totals: Counter[str] = Counter()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not isinstance(report, pytest.TestReport) or not (outcome := _outcome(report)):
+                continue
+            totals[outcome] += 1
+            for marker in SUMMARY_MARKERS:
+                if marker in report.keywords:
+                    per_marker[marker][outcome] += 1
+    for marker, counts in per_marker.items():
+        if counts:
+            line = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+            terminalreporter.write_line(f"  {marker:<17} {line}")
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(totals.items()))
     terminalreporter.write_sep("-", f"target: {config.stash[TARGET].describe()}: {summary}")

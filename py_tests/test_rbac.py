@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from app.permissions import Action, allowed
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
+from py_tests.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
 from py_tests.routes import routes
 
 pytestmark = pytest.mark.rbac
 
-ROLES = ("anonymous", "user", "admin", "other_admin", "operator")
 CALLERS = {
     "anonymous": "anonymous",
     "user": "tenant_a_user",
@@ -29,30 +29,9 @@ CALLERS = {
     "other_admin": "tenant_b_admin",
     "operator": "platform_operator",
 }
-USERS, USER = "/api/v1/users", "/api/v1/users/{user_id}"
-FILES, FILE = "/api/v1/files", "/api/v1/files/{file_id}"
-TENANTS, STATS = "/api/v1/admin/tenants", "/api/v1/admin/stats"
 FILE_BYTES = b"quarterly numbers, plain text\n"
 RENAMED = "Renamed By Matrix"
 
-# Expected status for (anonymous, user, admin, other tenant's admin, platform operator).
-# The target user and file are tenant A's and someone else's than the member's (a
-# colleague, a file the tenant admin uploaded). Tenant B's admin acts in its own tenant
-# on the collections and cannot see A's ids; the operator is no tenant's member.
-MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
-    ("GET", USERS): (401, 200, 200, 200, 403),
-    ("POST", USERS): (401, 403, 201, 201, 403),
-    ("POST", f"{USERS}/bulk"): (401, 403, 201, 201, 403),
-    ("GET", USER): (401, 200, 200, 404, 403),
-    ("PUT", USER): (401, 403, 200, 404, 403),
-    ("DELETE", USER): (401, 403, 204, 404, 403),
-    ("POST", f"{FILES}/upload"): (401, 201, 201, 201, 403),
-    ("GET", FILES): (401, 200, 200, 200, 403),
-    ("GET", FILE): (401, 200, 200, 404, 403),
-    ("DELETE", FILE): (401, 403, 204, 404, 403),
-    ("GET", TENANTS): (401, 403, 200, 200, 200),
-    ("GET", STATS): (401, 403, 200, 200, 200),
-}
 # A member may do these to what is its own (itself, its uploads), not to the targets here.
 OWN_ONLY = {("PUT", USER), ("DELETE", FILE)}
 AUTH_TABLE = {

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole Python test suite in-process on the embedded default, with coverage of
 # app/ (the gate is in pyproject.toml). Extra arguments go to pytest, e.g. `-n 2`, `-m auth`.
+# Reports land in reports/: junit.xml, coverage.xml, coverage-html/, tests.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/pytest -v --cov=app --cov-report=term-missing "$@"
+mkdir -p reports
+exec .venv/bin/pytest -v --cov=app --cov-report=term-missing \
+  --cov-report=xml:reports/coverage.xml --cov-report=html:reports/coverage-html \
+  --junitxml=reports/junit.xml --html=reports/tests.html --self-contained-html "$@"
