@@ -7,25 +7,26 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.config import Settings
 from app.main import create_app
 from py_tests.fixtures.clients import Tenant
+from py_tests.plugin import Target
 
-pytestmark = [pytest.mark.security, pytest.mark.settings(rate_limit_per_minute=1_000_000)]
-
-
-@pytest.fixture
-def fuzz_app(settings: Settings) -> FastAPI:
-    """Its own app on the test's database: Schemathesis runs the lifespan in a thread
-    with its own event loop."""
-    return create_app(settings)
+pytestmark = [pytest.mark.security]
 
 
 @pytest.fixture
-def api_schema(fuzz_app: FastAPI) -> Any:
+def api_schema(request: pytest.FixtureRequest, api_target: Target) -> Any:
+    """The target's own OpenAPI document. In-process, Schemathesis gets an app of its
+    own on the test's database (it runs the lifespan in a thread with its own event
+    loop), with limits raised so that every example reaches the operation."""
+    if api_target.base_url:
+        return schemathesis.openapi.from_url(f"{api_target.base_url}/openapi.json")
+    settings: Settings = request.getfixturevalue("settings")
+    fuzz_app = create_app(settings.model_copy(update={"rate_limit_per_minute": 1_000_000}))
     return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
 
 
@@ -56,8 +57,15 @@ def test_every_operation_conforms_to_its_schema(
     case: Any, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     """Tenant B exists so that a leak would have something to leak."""
+    excluded = []
+    if case.path == "/api/v1/files/upload":
+        # No schema can say "these bytes must really be a PNG": generated files are
+        # refused with 415 by design, which is not a rejection of valid data.
+        excluded.append(positive_data_acceptance)
     case.call_and_validate(
-        headers=tenant_a.admin.api.headers, additional_checks=[tenant_check(tenant_a.id)]
+        headers=tenant_a.admin.api.headers,
+        additional_checks=[tenant_check(tenant_a.id)],
+        excluded_checks=excluded,
     )
 
 
