@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -48,10 +49,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    _document_settings_limits(app, settings)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(root)
     return app
+
+
+def _document_settings_limits(app: FastAPI, settings: Settings) -> None:
+    """Limits that come from settings (MAX_PAGE_SIZE) are written into the OpenAPI
+    document, so that it states exactly what this deployment accepts."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = build()
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("name") != "page_size":
+                        continue
+                    schema = parameter["schema"]
+                    for variant in schema.get("anyOf", [schema]):
+                        if variant.get("type") == "integer":
+                            variant["maximum"] = settings.max_page_size
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()
