@@ -2,10 +2,15 @@
 # Runs the whole Python test suite in-process on the embedded default, with coverage of
 # app/ (the gate is in pyproject.toml). Extra arguments go to pytest, e.g. `-n 2`, `-m auth`.
 # Reports land in reports/: junit.xml, coverage.xml, coverage-html/, tests.html.
+# When cargo is present, the Rust contract tests run next against a live server
+# (scripts/rust_tests.sh; reports/junit-rust.xml). SKIP_RUST=1 leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 mkdir -p reports
-exec .venv/bin/pytest -v --cov=app --cov-report=term-missing \
+.venv/bin/pytest -v --cov=app --cov-report=term-missing \
   --cov-report=xml:reports/coverage.xml --cov-report=html:reports/coverage-html \
   --junitxml=reports/junit.xml --html=reports/tests.html --self-contained-html "$@"
+if [ -z "${SKIP_RUST:-}" ] && command -v cargo >/dev/null; then
+  bash scripts/rust_tests.sh
+fi
