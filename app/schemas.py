@@ -77,7 +77,8 @@ class RegisterResponse(ResponseBody):
 
 
 class LoginRequest(RequestBody):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    # No NUL: it can name no account, and PostgreSQL text cannot even be compared with it.
+    username: Annotated[str, StringConstraints(min_length=1, max_length=320, pattern=r"^[^\x00]*$")]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
