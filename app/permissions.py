@@ -58,5 +58,6 @@ def allowed(role: str, action: Action) -> bool:
 
 
 def declared_action(dependency: Callable[..., Any]) -> Action | None:
+    """The action a `require(...)` dependency enforces, None for other dependencies."""
     action: Action | None = getattr(dependency, "action", None)
     return action

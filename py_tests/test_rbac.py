@@ -14,7 +14,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from app.permissions import Action, allowed
+from app.permissions import Action, allowed, declared_action
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
@@ -157,9 +157,8 @@ def declared_actions(client: TestClient) -> dict[tuple[str, str], Action]:
     for context in iter_route_contexts(client.app.routes):
         route = context.original_route
         if isinstance(route, APIRoute) and context.path.startswith("/api/v1/"):
-            actions = [
-                a for d in route.dependencies if (a := getattr(d.dependency, "action", None))
-            ]
+            declared = (declared_action(d.dependency) for d in route.dependencies)
+            actions = [action for action in declared if action]
             for method in route.methods:
                 found[(method, context.path)] = actions[0] if len(actions) == 1 else None
     return found
