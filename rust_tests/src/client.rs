@@ -179,3 +179,18 @@ pub async fn expect_problem(response: Response, status: u16) -> Problem {
     assert!(!problem.kind.is_empty() && !problem.title.is_empty() && !problem.detail.is_empty());
     problem
 }
+
+impl Api {
+    /// Uploads `bytes` as the multipart field `file`; the caller checks the answer.
+    pub async fn upload(&self, name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_string())
+            .mime_str(content_type)
+            .expect("a valid content type");
+        self.request(Method::POST, "/api/v1/files/upload")
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .expect("upload reaches the server")
+    }
+}

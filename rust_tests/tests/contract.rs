@@ -4,7 +4,7 @@
 use contract_tests::client::{expect_problem, make_member, register_tenant, unique, Api};
 use contract_tests::facts;
 use contract_tests::models::{FileObject, Health, Page, Stats, TenantList, TokenPair, User};
-use reqwest::{multipart, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 fn user_payload() -> serde_json::Value {
@@ -224,17 +224,10 @@ async fn pagination_metadata_across_pages() {
 async fn upload_download_list_and_delete_a_file() {
     let tenant = register_tenant().await;
     let bytes = b"name,city\nAda,London\n".to_vec();
-    let part = multipart::Part::bytes(bytes.clone())
-        .file_name("people.csv")
-        .mime_str("text/csv")
-        .unwrap();
     let uploaded = tenant
         .api
-        .request(Method::POST, "/api/v1/files/upload")
-        .multipart(multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+        .upload("people.csv", "text/csv", bytes.clone())
+        .await;
     assert_eq!(uploaded.status(), StatusCode::CREATED);
     let file: FileObject = uploaded.json().await.unwrap();
     assert_eq!(
@@ -277,20 +270,11 @@ async fn every_id_route_answers_404_for_another_tenants_ids() {
         .json()
         .await
         .unwrap();
-    let part = multipart::Part::bytes(b"B's notes\n".to_vec())
-        .file_name("b.txt")
-        .mime_str("text/plain")
-        .unwrap();
-    let file: FileObject = b
+    let uploaded = b
         .api
-        .request(Method::POST, "/api/v1/files/upload")
-        .multipart(multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .upload("b.txt", "text/plain", b"B's notes\n".to_vec())
+        .await;
+    let file: FileObject = uploaded.json().await.unwrap();
 
     for route in facts.routes.iter().filter(|r| r.has_id()) {
         let id = if route.path.contains("{file_id}") {
@@ -336,20 +320,11 @@ async fn members_get_403_where_the_matrix_says_so() {
         .filter(|r| r.expected["user"] == 403)
         .collect();
     assert!(!forbidden.is_empty());
-    let part = multipart::Part::bytes(b"admin's notes\n".to_vec())
-        .file_name("a.txt")
-        .mime_str("text/plain")
-        .unwrap();
-    let file: FileObject = tenant
+    let uploaded = tenant
         .api
-        .request(Method::POST, "/api/v1/files/upload")
-        .multipart(multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .upload("a.txt", "text/plain", b"admin's notes\n".to_vec())
+        .await;
+    let file: FileObject = uploaded.json().await.unwrap();
     for route in forbidden {
         // The targets are someone else's: the admin, and a file the admin uploaded.
         let id = if route.path.contains("{file_id}") {
