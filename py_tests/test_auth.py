@@ -290,46 +290,42 @@ def _attempt(client: TestClient, member: Member, password: str) -> httpx.Respons
 @pytest.mark.security
 @pytest.mark.settings(rate_limit_per_minute=1000)
 def test_failed_logins_back_off_exponentially_and_reset_on_success(
-    client: TestClient, tenant_a_member: Member, settings: Settings
+    client: TestClient, tenant_a_member: Member, controlled_clock: time_machine.Traveller
 ) -> None:
-    if settings.redis_url:
-        pytest.skip("the controlled clock moves this process only; Redis keeps its own time")
-    with time_machine.travel(time.time(), tick=False) as clock:
-        for _ in range(4):
-            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
-        waits = []
-        for _ in range(4):  # each failure past the free ones doubles the wait
-            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
-            locked = _attempt(client, tenant_a_member, tenant_a_member.password)
-            assert_problem(locked, 429)
-            waits.append(int(locked.headers["Retry-After"]))
-            clock.shift(waits[-1])
-        assert waits == [1, 2, 4, 8]
+    clock = controlled_clock
+    for _ in range(4):
+        assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+    waits = []
+    for _ in range(4):  # each failure past the free ones doubles the wait
+        assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+        locked = _attempt(client, tenant_a_member, tenant_a_member.password)
+        assert_problem(locked, 429)
+        waits.append(int(locked.headers["Retry-After"]))
+        clock.shift(waits[-1])
+    assert waits == [1, 2, 4, 8]
 
-        assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
-        # Success cleared the count: four more failures are free again.
-        for _ in range(4):
-            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
-        assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
+    assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
+    # Success cleared the count: four more failures are free again.
+    for _ in range(4):
+        assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+    assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
 
 
 @pytest.mark.security
 @pytest.mark.settings(rate_limit_per_minute=1000)
 def test_login_back_off_is_capped_so_a_victim_is_never_locked_out_for_long(
-    client: TestClient, tenant_a_member: Member, settings: Settings
+    client: TestClient, tenant_a_member: Member, controlled_clock: time_machine.Traveller
 ) -> None:
-    if settings.redis_url:
-        pytest.skip("the controlled clock moves this process only; Redis keeps its own time")
-    with time_machine.travel(time.time(), tick=False) as clock:
-        wait = 0
-        for _ in range(15):
-            clock.shift(wait)
-            assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
-            locked = _attempt(client, tenant_a_member, "wrong-password")
-            wait = int(locked.headers.get("Retry-After", 0))
-        assert wait == 60
-        clock.shift(60)
-        assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
+    clock = controlled_clock
+    wait = 0
+    for _ in range(15):
+        clock.shift(wait)
+        assert_unauthorized(_attempt(client, tenant_a_member, "wrong-password"))
+        locked = _attempt(client, tenant_a_member, "wrong-password")
+        wait = int(locked.headers.get("Retry-After", 0))
+    assert wait == 60
+    clock.shift(60)
+    assert _attempt(client, tenant_a_member, tenant_a_member.password).status_code == 200
 
 
 @pytest.mark.security
