@@ -57,8 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _document_settings_limits(app: FastAPI, settings: Settings) -> None:
-    """Limits that come from settings (MAX_PAGE_SIZE) are written into the OpenAPI
-    document, so that it states exactly what this deployment accepts."""
+    """Limits that come from settings (MAX_PAGE_SIZE, ALLOWED_FILE_TYPES) are written
+    into the OpenAPI document, so that it states exactly what this deployment accepts
+    and answers: a download is served with the type it was stored with."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -74,6 +75,12 @@ def _document_settings_limits(app: FastAPI, settings: Settings) -> None:
                     for variant in schema.get("anyOf", [schema]):
                         if variant.get("type") == "integer":
                             variant["maximum"] = settings.max_page_size
+        download = document.get("paths", {}).get("/api/v1/files/{file_id}", {}).get("get")
+        if download:
+            download["responses"]["200"]["content"] = {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in settings.allowed_file_types
+            }
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

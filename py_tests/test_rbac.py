@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from app.permissions import Action, allowed, declared_action
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
+from py_tests.html_report import record_cell
 from py_tests.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
 from py_tests.routes import routes
 
@@ -140,6 +141,7 @@ def test_auth_matrix(
     before = tenant_state(tenant_a_admin, target)
     url = path.format(user_id=target.user_id, file_id=target.file_id)
     response = caller.request(method, url, **REQUESTS.get((method, path), dict)())
+    record_cell(request, "RBAC matrix", f"{method} {path}", role, expected, response.status_code)
     assert response.status_code == expected, response.text
     if expected >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
+from py_tests.html_report import record_cell
 from py_tests.routes import routes
 
 pytestmark = pytest.mark.tenant_isolation
@@ -79,6 +80,10 @@ def test_every_id_route_hides_other_tenants_resources(
 
     answers = {f"{m} {p}": call(caller, m, p, foreign) for m, p in routes}
     expected = {f"{m} {p}": call(caller, m, p, unknown) for m, p in routes}
+    for route, (status, body) in expected.items():
+        observed, observed_body = answers[route]
+        agrees = (status, body) == (observed, observed_body)
+        record_cell(request, "Cross-tenant matrix", route, role, status, observed, agrees)
     statuses = {key: status for key, (status, _) in expected.items()}
     if role == "admin":
         assert statuses == dict.fromkeys(expected, 404)

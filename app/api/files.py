@@ -75,6 +75,7 @@ async def list_files(service: FileServiceDep, paging: PageDep) -> Page[FileOut]:
     dependencies=[require(Action.READ_FILE)],
     response_class=StreamingResponse,
     responses={
+        # The media types are the deployment's allowed file types (see app/main.py).
         200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
         304: {"description": "Not modified (If-None-Match matched the ETag)"},
         **problems(401, 403, 404, 429, 503),
