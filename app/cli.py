@@ -4,6 +4,7 @@ purge-sessions`."""
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     _settings()  # refuse to start on a weak configuration, with a readable message
+    if args.workers > 1:
+        # Workers would not see each other's revocations in their memory caches.
+        os.environ.setdefault("SESSION_CACHE_SECONDS", "0")
     uvicorn.run(
         "app.main:app",
         host=args.host,

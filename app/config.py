@@ -88,6 +88,9 @@ class Settings(BaseSettings):
 
     database_url: str = ""
     database_echo: bool = False
+    # How long one process may answer a session's state (revoked? active? role?) from
+    # memory instead of the database; 0 reads it on every call. See app/db/state_cache.py.
+    session_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     # None: migrate on start-up in dev only; deployments run `python -m app migrate`.
     db_auto_migrate: bool | None = None
     redis_url: str | None = None

@@ -25,10 +25,13 @@ is an RFC 9457 problem document."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    """The app keeps its settings in `app.state.settings`. Only `version` is read while
+    building it; the lifespan and the OpenAPI document read the rest when they run, so
+    settings given before start-up are the ones the app runs with."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings: Settings = app.state.settings
         configure_logging(settings.log_level)
         if settings.auto_migrate:
             await asyncio.to_thread(upgrade, settings.effective_database_url)
@@ -43,20 +46,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(cleanup, return_exceptions=True)
             await runtime.close()
 
+    settings = settings or Settings()
     app = FastAPI(
         title="Multi-tenant SaaS API",
         version=settings.version,
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    _document_settings_limits(app, settings)
+    app.state.settings = settings
+    _document_settings_limits(app)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(root)
     return app
 
 
-def _document_settings_limits(app: FastAPI, settings: Settings) -> None:
+def _document_settings_limits(app: FastAPI) -> None:
     """Limits that come from settings (MAX_PAGE_SIZE, ALLOWED_FILE_TYPES) are written
     into the OpenAPI document, so that it states exactly what this deployment accepts
     and answers: a download is served with the type it was stored with."""
@@ -65,6 +70,7 @@ def _document_settings_limits(app: FastAPI, settings: Settings) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
+        settings: Settings = app.state.settings
         document = build()
         for operations in document.get("paths", {}).values():
             for operation in operations.values():

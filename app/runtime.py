@@ -24,7 +24,11 @@ class Runtime:
         limiter = RateLimiter(settings)
         return cls(
             settings=settings,
-            db=Database(settings.effective_database_url, echo=settings.database_echo),
+            db=Database(
+                settings.effective_database_url,
+                echo=settings.database_echo,
+                state_cache_seconds=settings.session_cache_seconds,
+            ),
             tokens=Tokens(settings),
             passwords=Passwords(settings),
             limiter=limiter,

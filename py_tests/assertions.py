@@ -1,5 +1,8 @@
-"""Assertions every area shares: the shape of problem documents."""
+"""Assertions every area shares: the shape of problem documents, waiting for a
+condition with a deadline."""
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -30,3 +33,11 @@ def assert_invalid(response: httpx.Response, field: str) -> None:
     """A 422 whose `errors` name the field."""
     errors = assert_problem(response, 422)["errors"]
     assert any(field in error["loc"] for error in errors), errors
+
+
+def wait_for(condition: Callable[[], bool], deadline_s: float, interval_s: float = 0.1) -> None:
+    """Polls until `condition()` holds; fails once `deadline_s` has passed."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(interval_s)

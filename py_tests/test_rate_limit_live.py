@@ -3,8 +3,7 @@ over-admitting on per-process memory (why Redis is required), and a Redis outage
 fails open or closed as configured and heals by itself."""
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer
 from harness.redis_server import RedisServer
+from py_tests.assertions import wait_for
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.integration, pytest.mark.slow]
 LIMIT = 10
@@ -64,13 +64,6 @@ def test_two_workers_on_memory_storage_over_admit() -> None:
                 break
     print(f"admitted per burst of 40 on two workers with memory storage: {seen}")
     assert max(seen) > LIMIT, f"every burst landed on one worker: {seen}"
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("fail_open", [True, False], ids=["fail-open", "fail-closed"])

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db.models import AuthSession, User
 from app.main import create_app
 from app.services.tokens import purge_expired_sessions
-from py_tests.assertions import assert_unauthorized
+from py_tests.assertions import assert_unauthorized, wait_for
 from py_tests.fixtures.app import BASE_URL
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import Member, Tenant
@@ -149,10 +149,22 @@ def test_expired_sessions_are_purged_and_live_ones_kept(
 
 
 def test_deactivated_tenant_loses_its_sessions_and_logins(
-    client: TestClient, run_cli: RunCli, tenant_a: Tenant, tenant_a_member: Member, tenant_b: Tenant
+    settings: Settings,
+    client: TestClient,
+    run_cli: RunCli,
+    tenant_a: Tenant,
+    tenant_a_member: Member,
+    tenant_b: Tenant,
 ) -> None:
+    """The CLI is another process: the server may answer a session's state from its
+    cache for SESSION_CACHE_SECONDS, and no longer."""
+    assert tenant_a_member.api.get(USERS).status_code == 200  # the state is cached now
     assert run_cli("tenant", "deactivate", tenant_a.id) == 0
 
+    wait_for(
+        lambda: tenant_a_member.api.get(USERS).status_code == 401,
+        deadline_s=settings.session_cache_seconds + 1,
+    )
     assert_unauthorized(tenant_a_member.api.get(USERS))
     assert_unauthorized(tenant_a.admin.api.get(USERS))
     login = {"username": tenant_a_member.username, "password": tenant_a_member.password}

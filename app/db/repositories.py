@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuthSession, StoredFile, Tenant, User, utcnow
+from app.db.state_cache import StateCache
 
 
 class Tenants:
@@ -98,7 +99,25 @@ class Sessions:
     def add(self, auth_session: AuthSession) -> None:
         self._session.add(auth_session)
 
+    @property
+    def _cache(self) -> StateCache[SessionState] | None:
+        cache: StateCache[SessionState] | None = self._session.info.get("state_cache")
+        return cache
+
     async def state(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionState | None:
+        cache = self._cache
+        if cache is None:
+            return await self._read_state(session_id, user_id)
+        cached = cache.get((session_id, user_id))
+        if cached is not None:
+            return cached
+        generation = cache.generation
+        state = await self._read_state(session_id, user_id)
+        if state is not None and not state.revoked:
+            cache.put((session_id, user_id), state, generation)
+        return state
+
+    async def _read_state(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionState | None:
         stmt = (
             select(
                 AuthSession.revoked_at,
@@ -161,6 +180,12 @@ class Sessions:
         await self._revoke_where(condition)
 
     async def _revoke_where(self, condition: ColumnElement[bool]) -> None:
+        cache = self._cache
+        if cache is not None:  # now, and again once the revocation is committed
+            cache.invalidate()
+            sync_session = self._session.sync_session
+            if not event.contains(sync_session, "after_commit", cache.invalidate):
+                event.listen(sync_session, "after_commit", cache.invalidate)
         stmt = (
             update(AuthSession)
             .where(condition, AuthSession.revoked_at.is_(None))

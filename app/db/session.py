@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from app.db.state_cache import StateCache
+
 SQLITE_BUSY_TIMEOUT_S = 15
 
 
@@ -48,7 +50,7 @@ def ensure_sqlite_directory(url: str) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, state_cache_seconds: float = 0) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
@@ -58,9 +60,14 @@ class Database:
         self.engine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _sqlite_setup(self.engine)
-        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reached by the repositories through `session.info` (see app/db/state_cache.py).
+        self.state_cache: StateCache[Any] = StateCache(state_cache_seconds)
+        info = {"state_cache": self.state_cache}
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._writer = async_sessionmaker(
-            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+            self.engine.execution_options(sqlite_immediate=True),
+            expire_on_commit=False,
+            info=info,
         )
 
     @asynccontextmanager
