@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
@@ -28,16 +29,21 @@ def run_wrk(
     connections: int = 32,
     threads: int = 2,
     headers: dict[str, str] | None = None,
+    script: Path | None = None,
 ) -> WrkResult:
     if shutil.which("wrk") is None:
         raise FileNotFoundError("wrk is not installed: apt-get install -y wrk")
     command = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     output = subprocess.run(  # noqa: S603
         [*command, url], capture_output=True, text=True, check=True
     ).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    if set(latency) != {"50", "99"}:
+        raise RuntimeError(f"wrk measured no latency distribution for {url}:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return WrkResult(
         requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]

@@ -1,0 +1,374 @@
+"""The API measured side by side with the floor (a bare FastAPI app, `bench.floor`).
+
+    python -m bench.compare [--rounds 2] [--seconds 5] [--postgres URL] [--publish]
+    python -m bench.compare --quick     # CI: short rounds, gross-regression bounds only
+
+Both run under uvicorn with one worker, their logs at WARNING (no access log), on
+loopback. wrk drives them in turn, floor first, for each round; every ratio compares
+our endpoint with the floor measured in the same round. Rate limits are raised, not
+switched off, so the limiter's cost is in every figure. The API runs with the
+production password-hash parameters; its tenant holds 1,000 users and a 64 KiB file.
+
+Then, over httpx: 50 users in one bulk call, 50 sequential creates and 50 concurrent
+creates (`asyncio.gather`), and the latency of `GET /health` while a bulk call runs.
+
+Writes reports/bench.md and reports/bench.svg; `--publish` also copies them to docs/,
+where the README shows them. `--postgres URL` (a server URL such as
+postgresql+asyncpg://saas:saas@127.0.0.1:5432/saas; a database of its own is created
+and dropped) adds the users page on PostgreSQL.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.db.models import User
+from bench.chart import bar_chart
+from bench.wrk import WrkResult, run_wrk
+from harness.live_server import ROOT, LiveServer, free_port
+
+USERS_IN_TENANT = 1_000
+FILE_BYTES = (b"0123456789abcdef" * 63 + b"0123456789abcde\n") * 64  # 64 KiB of text
+RAISED_LIMITS = {"RATE_LIMIT_PER_MINUTE": "100000000", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+READY_TIMEOUT_S = 30.0
+# Gross-regression bounds for --quick (CI shares its two cores with wrk and both servers).
+QUICK_BOUNDS = {"health": 0.5, "users page": 0.03, "user by id": 0.05, "file 64 KiB": 0.03}
+QUICK_HEALTH_P99_DURING_BULK_MS = 250.0
+
+
+@dataclass
+class Target:
+    """What the API serves the benchmark: a tenant admin's token and ids to read."""
+
+    base_url: str
+    headers: dict[str, str]
+    username: str
+    password: str
+    user_id: str = ""
+    file_id: str = ""
+
+
+@dataclass
+class Table:
+    rounds: list[dict[str, WrkResult]] = field(default_factory=list)
+    bulk: dict[str, float] = field(default_factory=dict)
+    health_during_bulk: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- servers and data
+
+
+@contextlib.contextmanager
+def floor_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+        [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1"]
+        + ["--port", str(port), "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base_url}/hello", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the floor app did not start")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def prepare(base_url: str, database_url: str) -> Target:
+    """A tenant of 1,000 users (999 inserted straight into the database with the
+    admin's password hash: hashing them through the API would take minutes and is
+    measured on its own below) and one 64 KiB file."""
+    suffix = uuid.uuid4().hex[:10]
+    username, password = f"bench_{suffix}", f"Bench-{suffix}-pw"
+    with httpx.Client(base_url=base_url, timeout=60) as http:
+        registered = http.post(
+            "/auth/register",
+            json={
+                "tenant_name": f"Bench {suffix}",
+                "admin_email": f"{username}@bench.example.org",
+                "admin_username": username,
+                "admin_password": password,
+            },
+        )
+        registered.raise_for_status()
+        asyncio.run(seed_users(database_url, registered.json()["admin_user_id"]))
+        login = http.post("/auth/login", json={"username": username, "password": password})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        target = Target(base_url, headers, username, password)
+        page = http.get("/api/v1/users?page=2&page_size=20", headers=headers).json()
+        assert page["total_count"] == USERS_IN_TENANT, page["total_count"]
+        target.user_id = page["data"][0]["id"]
+        upload = http.post(
+            "/api/v1/files/upload",
+            headers=headers,
+            files={"file": ("bench.txt", FILE_BYTES, "text/plain")},
+        )
+        upload.raise_for_status()
+        target.file_id = upload.json()["id"]
+    return target
+
+
+async def seed_users(database_url: str, admin_id: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            admin = (
+                await conn.execute(
+                    select(User.tenant_id, User.password_hash).where(
+                        User.id == uuid.UUID(admin_id)
+                    )
+                )
+            ).one()
+            tag = uuid.uuid4().hex[:8]
+            rows = [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": admin.tenant_id,
+                    "username": f"member{tag}{i:04d}",
+                    "email": f"member{tag}{i:04d}@bench.example.org",
+                    "full_name": f"Member {i}",
+                    "role": "user",
+                    "password_hash": admin.password_hash,
+                }
+                for i in range(USERS_IN_TENANT - 1)
+            ]
+            await conn.execute(insert(User), rows)
+    finally:
+        await engine.dispose()
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A database of its own on the given server, dropped afterwards."""
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin_dsn = make_url(server_url).set(drivername="postgresql")
+    dsn = admin_dsn.render_as_string(hide_password=False)
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def login_script(folder: Path, target: Target) -> Path:
+    body = json.dumps({"username": target.username, "password": target.password})
+    script = folder / "login.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return script
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def measure_round(
+    floor_url: str, ours: Target, postgres: Target | None, seconds: int, script: Path
+) -> dict[str, WrkResult]:
+    auth = ours.headers
+    results = {"floor": run_wrk(f"{floor_url}/hello", seconds=seconds)}
+    plan = [
+        ("health", f"{ours.base_url}/health", None, None),
+        ("users page", f"{ours.base_url}/api/v1/users?page=1&page_size=20", auth, None),
+        ("user by id", f"{ours.base_url}/api/v1/users/{ours.user_id}", auth, None),
+        ("file 64 KiB", f"{ours.base_url}/api/v1/files/{ours.file_id}", auth, None),
+        ("login (hash-bound)", f"{ours.base_url}/auth/login", None, script),
+    ]
+    if postgres is not None:
+        url = f"{postgres.base_url}/api/v1/users?page=1&page_size=20"
+        plan.insert(2, ("users page, PostgreSQL", url, postgres.headers, None))
+    for name, url, headers, lua in plan:
+        result = run_wrk(url, seconds=seconds, headers=headers, script=lua)
+        if result.non_2xx:
+            raise AssertionError(f"{name}: {result.non_2xx} answers were not 2xx")
+        results[name] = result
+    return results
+
+
+async def measure_bulk(target: Target, table: Table) -> None:
+    def payloads(n: int) -> list[dict[str, str]]:
+        tag = uuid.uuid4().hex[:8]
+        return [
+            {
+                "username": f"bulk{tag}{i:02d}",
+                "email": f"bulk{tag}{i:02d}@bench.example.org",
+                "password": f"Bulk-{tag}-{i:02d}-pw",
+            }
+            for i in range(n)
+        ]
+
+    async with httpx.AsyncClient(
+        base_url=target.base_url, headers=target.headers, timeout=120
+    ) as http:
+
+        async def create(payload: dict[str, str]) -> None:
+            (await http.post("/api/v1/users", json=payload)).raise_for_status()
+
+        start = time.perf_counter()
+        (await http.post("/api/v1/users/bulk", json=payloads(50))).raise_for_status()
+        table.bulk["bulk call of 50"] = time.perf_counter() - start
+        start = time.perf_counter()
+        for payload in payloads(50):
+            await create(payload)
+        table.bulk["50 sequential creates"] = time.perf_counter() - start
+        start = time.perf_counter()
+        await asyncio.gather(*(create(payload) for payload in payloads(50)))
+        table.bulk["50 concurrent creates"] = time.perf_counter() - start
+
+        latencies: list[float] = []
+        bulk = asyncio.create_task(http.post("/api/v1/users/bulk", json=payloads(50)))
+        async with httpx.AsyncClient(base_url=target.base_url, timeout=10) as probe:
+            while not bulk.done():
+                start = time.perf_counter()
+                (await probe.get("/health")).raise_for_status()
+                latencies.append((time.perf_counter() - start) * 1000)
+                await asyncio.sleep(0.005)
+        (await bulk).raise_for_status()
+    ordered = sorted(latencies)
+    table.health_during_bulk = {
+        "samples": len(ordered),
+        "p50 ms": statistics.median(ordered),
+        "p99 ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "max ms": ordered[-1],
+    }
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def markdown(table: Table, seconds: int) -> str:
+    lines = [
+        f"wrk -t2 -c32, {seconds} s per run, one uvicorn worker each, on this machine "
+        f"({os.cpu_count()} cores; wrk shares them). Ratio: our req/s over the floor's "
+        "in the same round.",
+        "",
+        "| round | endpoint | req/s | p50 ms | p99 ms | ratio to floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, results in enumerate(table.rounds, start=1):
+        floor = results["floor"].requests_per_second
+        for name, r in results.items():
+            label = "floor: bare FastAPI `GET /hello`" if name == "floor" else name
+            lines.append(
+                f"| {number} | {label} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} "
+                f"| {r.p99_ms:.2f} | {r.requests_per_second / floor:.2f} |"
+            )
+    lines += ["", "| creating 50 users (production hashing) | seconds |", "|---|---|"]
+    lines += [f"| {name} | {value:.2f} |" for name, value in table.bulk.items()]
+    h = table.health_during_bulk
+    lines += [
+        "",
+        f"`GET /health` while a bulk call of 50 runs: {h['samples']:.0f} requests, "
+        f"p50 {h['p50 ms']:.1f} ms, p99 {h['p99 ms']:.1f} ms, max {h['max ms']:.1f} ms.",
+    ]
+    return "\n".join(lines)
+
+
+def best_of_rounds(table: Table) -> dict[str, WrkResult]:
+    best: dict[str, WrkResult] = {}
+    for results in table.rounds:
+        for name, r in results.items():
+            if name not in best or r.requests_per_second > best[name].requests_per_second:
+                best[name] = r
+    return best
+
+
+def check_quick_bounds(table: Table) -> list[str]:
+    best = best_of_rounds(table)
+    floor = best["floor"].requests_per_second
+    problems = [
+        f"{name}: {best[name].requests_per_second / floor:.3f} of the floor, bound {bound}"
+        for name, bound in QUICK_BOUNDS.items()
+        if best[name].requests_per_second / floor < bound
+    ]
+    if table.health_during_bulk["p99 ms"] > QUICK_HEALTH_P99_DURING_BULK_MS:
+        problems.append(f"/health p99 during bulk: {table.health_during_bulk['p99 ms']:.0f} ms")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", ""))
+    parser.add_argument("--publish", action="store_true", help="copy the report to docs/")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s, check bounds")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds = 2, 2
+    table = Table()
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        floor_url = stack.enter_context(floor_server())
+        sqlite_url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+        server = stack.enter_context(LiveServer({**RAISED_LIMITS, "DATABASE_URL": sqlite_url}))
+        ours = prepare(server.base_url, sqlite_url)
+        postgres = None
+        if args.postgres:
+            pg_url = stack.enter_context(postgres_database(args.postgres))
+            pg_server = stack.enter_context(
+                LiveServer({**RAISED_LIMITS, "DATABASE_URL": pg_url})
+            )
+            postgres = prepare(pg_server.base_url, pg_url)
+        script = login_script(folder, ours)
+        for _ in range(args.rounds):
+            table.rounds.append(measure_round(floor_url, ours, postgres, args.seconds, script))
+        asyncio.run(measure_bulk(ours, table))
+    report = markdown(table, args.seconds)
+    best = best_of_rounds(table)
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "bench.md").write_text(f"# API against the floor\n\n{report}\n")
+    (reports / "bench.svg").write_text(bar_chart(best))
+    if args.publish:
+        (ROOT / "docs").mkdir(exist_ok=True)
+        shutil.copyfile(reports / "bench.md", ROOT / "docs" / "bench.md")
+        shutil.copyfile(reports / "bench.svg", ROOT / "docs" / "bench.svg")
+    print(report)
+    if args.quick:
+        problems = check_quick_bounds(table)
+        for problem in problems:
+            print(f"gross regression: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
