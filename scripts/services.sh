@@ -3,7 +3,8 @@
 # Prints nothing but progress; exports nothing. The URLs it sets up:
 #   postgresql+asyncpg://saas:saas@127.0.0.1:5432/saas
 #   redis://127.0.0.1:6379/0
-# Usage: scripts/services.sh [postgres] [redis]   (both when no argument is given)
+# Usage: scripts/services.sh [postgres] [redis] [wrk]   (postgres and redis when no
+# argument is given; wrk is the benchmarks' load generator, installed only)
 set -euo pipefail
 
 want=("$@")
@@ -70,6 +71,7 @@ for service in "${want[@]}"; do
   case "$service" in
     postgres) start_postgres ;;
     redis) start_redis ;;
+    wrk) apt_install wrk ;;
     *) echo "unknown service: $service" >&2; exit 2 ;;
   esac
 done

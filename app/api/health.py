@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.api.deps import RuntimeDep
 from app.api.responses import problems
@@ -16,12 +16,15 @@ READY_TIMEOUT_S = 2.0
 
 
 @router.get("/health", response_model=Health)
-async def health(runtime: RuntimeDep) -> Health:
+async def health(request: Request) -> Health:
+    # The runtime straight from the app's state, not a dependency: liveness is polled
+    # often and should cost as little as the framework allows.
+    settings = request.app.state.runtime.settings
     return Health(
         status="healthy",
         timestamp=datetime.now(UTC),
-        environment=runtime.settings.api_env.value,
-        version=runtime.settings.version,
+        environment=settings.api_env.value,
+        version=settings.version,
     )
 
 
