@@ -25,9 +25,13 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
-async def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -40,15 +44,17 @@ async def get_settings(runtime: RuntimeDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.db.session(write=request.method not in READ_ONLY_METHODS) as session:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    db = runtime_of(request).db
+    async with db.session(write=request.method not in READ_ONLY_METHODS) as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_token_service(session: SessionDep, runtime: RuntimeDep) -> TokenService:
+async def get_token_service(request: Request, session: SessionDep) -> TokenService:
+    runtime = runtime_of(request)
     return TokenService(session, runtime.tokens, runtime.passwords, runtime.login_throttle)
 
 
@@ -100,17 +106,18 @@ ScopeDep = Annotated[TenantScope, Depends(get_scope)]
 
 
 async def get_user_service(
-    session: SessionDep, scope: ScopeDep, member: MemberDep, runtime: RuntimeDep
+    request: Request, session: SessionDep, scope: ScopeDep, member: MemberDep
 ) -> UserService:
-    return UserService(session, scope, member, runtime.passwords)
+    return UserService(session, scope, member, runtime_of(request).passwords)
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
 async def get_file_service(
-    session: SessionDep, scope: ScopeDep, member: MemberDep, runtime: RuntimeDep
+    request: Request, session: SessionDep, scope: ScopeDep, member: MemberDep
 ) -> FileService:
+    runtime = runtime_of(request)
     return FileService(session, scope, member, runtime.storage, runtime.settings)
 
 
@@ -118,12 +125,13 @@ FileServiceDep = Annotated[FileService, Depends(get_file_service)]
 
 
 async def get_page(
-    settings: SettingsDep,
+    request: Request,
     page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
     page_size: Annotated[
         int | None, Query(ge=1, description="Items per page, at most MAX_PAGE_SIZE (100)")
     ] = None,
 ) -> PageParams:
+    settings = runtime_of(request).settings
     size = settings.default_page_size if page_size is None else page_size
     if size > settings.max_page_size:
         raise InvalidInput(
@@ -181,7 +189,8 @@ async def _enforce(request: Request, runtime: Runtime, principal: str, *, bucket
         raise RateLimited(f"Rate limit of {decision.limit} per minute exceeded for {endpoint}")
 
 
-async def limit_by_address(request: Request, runtime: RuntimeDep) -> None:
+async def limit_by_address(request: Request) -> None:
+    runtime = runtime_of(request)
     address = client_address(request, runtime.settings.trusted_proxies)
     await _enforce(request, runtime, f"addr:{address}")
 
@@ -192,5 +201,5 @@ async def limit_login_target(request: Request, runtime: Runtime, username: str) 
     await _enforce(request, runtime, f"login:{username.casefold()}", bucket="#account")
 
 
-async def limit_by_user(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> None:
-    await _enforce(request, runtime, f"user:{principal.user_id}")
+async def limit_by_user(request: Request, principal: PrincipalDep) -> None:
+    await _enforce(request, runtime_of(request), f"user:{principal.user_id}")
