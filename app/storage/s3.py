@@ -1,7 +1,9 @@
-"""Blobs in an S3-compatible bucket, through aioboto3 (one client per app instance)."""
+"""Blobs in an S3-compatible bucket, through aioboto3 (one client per app instance,
+over one session per process and set of credentials)."""
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from app.storage.base import CHUNK_SIZE, StorageUnavailable
 
 MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+@cache
+def _session(
+    access_key_id: str | None, secret_access_key: str | None, region: str
+) -> aioboto3.Session:
+    """Building a session loads botocore's data files (100 ms and more); its clients
+    are made per storage object, so one session serves them all."""
+    return aioboto3.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=region,
+    )
 
 
 class S3Storage:
@@ -27,12 +42,9 @@ class S3Storage:
     ) -> None:
         self.bucket = bucket
         self._prefix = f"{prefix}/" if prefix else ""
-        self._session = aioboto3.Session(
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            region_name=region or "us-east-1",
-        )
+        self._session = _session(access_key_id, secret_access_key, region or "us-east-1")
         self._endpoint_url = endpoint_url
+        self._plain_http = endpoint_url is not None and endpoint_url.lower().startswith("http://")
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
 
@@ -43,6 +55,9 @@ class S3Storage:
                 self._session.client(
                     "s3",
                     endpoint_url=self._endpoint_url,
+                    # Plain HTTP has no certificate to check; loading the CA bundle
+                    # anyway costs every new client about 50 ms.
+                    verify=False if self._plain_http else None,
                     config=Config(
                         connect_timeout=3,
                         read_timeout=30,
