@@ -88,6 +88,8 @@ class Settings(BaseSettings):
 
     database_url: str = ""
     database_echo: bool = False
+    # Longest wait for a database connection or statement before answering 503 (PostgreSQL).
+    database_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     # How long one process may answer a session's state (revoked? active? role?) from
     # memory instead of the database; 0 reads it on every call. See app/db/state_cache.py.
     session_cache_seconds: float = Field(default=1.0, ge=0, le=60)

@@ -28,6 +28,7 @@ class Runtime:
                 settings.effective_database_url,
                 echo=settings.database_echo,
                 state_cache_seconds=settings.session_cache_seconds,
+                timeout_seconds=settings.database_timeout_seconds,
             ),
             tokens=Tokens(settings),
             passwords=Passwords(settings),

@@ -50,10 +50,27 @@ def ensure_sqlite_directory(url: str) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, state_cache_seconds: float = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        state_cache_seconds: float = 0,
+        timeout_seconds: float = 5.0,
+    ) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": not self.is_sqlite,
+            "pool_timeout": timeout_seconds,
+        }
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "asyncpg":
+            # A database that is down or hanging costs a bounded wait, then a 503.
+            kwargs["connect_args"] = {
+                "timeout": timeout_seconds,
+                "command_timeout": timeout_seconds,
+            }
         if self.is_sqlite:
             ensure_sqlite_directory(url)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
