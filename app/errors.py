@@ -73,6 +73,14 @@ class RateLimited(DomainError):
     status, slug, title = 429, "rate-limited", "Too many requests"
 
 
+class PayloadTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+    def __init__(self, detail: str) -> None:
+        # Closing the connection stops the server from draining the rest of the body.
+        super().__init__(detail, headers={"Connection": "close"})
+
+
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 

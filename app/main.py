@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.files import UPLOAD_PATH
 from app.api.router import root
+from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db.migrate import upgrade
 from app.errors import install_error_handlers
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     _document_settings_limits(app)
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, exempt_paths=frozenset({UPLOAD_PATH}))
     app.add_middleware(RequestContextMiddleware)
     app.include_router(root)
     return app

@@ -22,7 +22,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from app.errors import DomainError, InvalidInput
+from app.errors import DomainError, InvalidInput, PayloadTooLarge
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -34,14 +34,6 @@ MULTIPART_OVERHEAD = 64 * 1024
 TEXT_TYPES = frozenset({"text/plain", "text/csv"})
 # C0 controls other than tab, LF, FF and CR mark binary content.
 _BINARY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
-
-
-class StreamingUploadTooLarge(DomainError):
-    status, slug, title = 413, "payload-too-large", "Payload too large"
-
-    def __init__(self, detail: str) -> None:
-        # Closing the connection stops the server from draining the rest of the body.
-        super().__init__(detail, headers={"Connection": "close"})
 
 
 class UnsupportedFileType(DomainError):
@@ -149,9 +141,7 @@ class _FilePart:
         upload = self.upload
         upload.size += len(chunk)
         if upload.size > self._max_bytes:
-            raise StreamingUploadTooLarge(
-                f"The file is larger than the limit of {self._max_bytes} bytes"
-            )
+            raise PayloadTooLarge(f"The file is larger than the limit of {self._max_bytes} bytes")
         if len(upload.head) < SNIFF_BYTES:
             upload.head += chunk[: SNIFF_BYTES - len(upload.head)]
         upload.hasher.update(chunk)
@@ -205,7 +195,7 @@ async def receive_upload(
         raise _no_file("Send the file as multipart/form-data in a field named `file`")
     declared_length = request.headers.get("content-length", "")
     if declared_length.isdigit() and int(declared_length) > max_bytes + MULTIPART_OVERHEAD:
-        raise StreamingUploadTooLarge(f"The request is larger than the limit of {max_bytes} bytes")
+        raise PayloadTooLarge(f"The request is larger than the limit of {max_bytes} bytes")
     part = _FilePart(spool_dir, allowed, max_bytes)
     parser = MultipartParser(boundary, part.callbacks())
     try:

@@ -118,6 +118,7 @@ SUMMARY_MARKERS = (
     "integration",
     "slow",
     "performance",
+    "reliability",
 )
 
 

@@ -54,7 +54,7 @@ _LOGIN_BODY: dict[str, Any] = {
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=RegisterResponse,
-    responses=problems(409, 422, 429),
+    responses=problems(409, 413, 422, 429),
 )
 async def register(
     body: RegisterRequest, session: SessionDep, runtime: RuntimeDep
@@ -75,7 +75,7 @@ async def _login_body(request: Request) -> LoginRequest:
         raw = await request.body()
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # nested too deep
             raise InvalidInput(
                 [{"loc": ["body"], "msg": "Body is not valid JSON", "type": "json_invalid"}]
             ) from None
@@ -90,7 +90,7 @@ async def _login_body(request: Request) -> LoginRequest:
 @router.post(
     "/login",
     response_model=TokenPair,
-    responses=problems(401, 403, 422, 429),
+    responses=problems(401, 403, 413, 422, 429),
     openapi_extra=_LOGIN_BODY,
 )
 async def login(request: Request, service: TokenServiceDep, runtime: RuntimeDep) -> TokenPair:
@@ -99,7 +99,7 @@ async def login(request: Request, service: TokenServiceDep, runtime: RuntimeDep)
     return await service.login(body.username, body.password)
 
 
-@router.post("/refresh", response_model=TokenPair, responses=problems(401, 422, 429))
+@router.post("/refresh", response_model=TokenPair, responses=problems(401, 413, 422, 429))
 async def refresh(body: RefreshRequest, service: TokenServiceDep) -> TokenPair:
     return await service.refresh(body.refresh_token)
 
@@ -108,7 +108,7 @@ async def refresh(body: RefreshRequest, service: TokenServiceDep) -> TokenPair:
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problems(401, 422, 429),
+    responses=problems(401, 413, 422, 429),
 )
 async def logout(
     principal: PrincipalDep,

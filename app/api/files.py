@@ -12,6 +12,7 @@ from app.permissions import Action
 from app.schemas import FileOut, Page
 
 router = APIRouter(prefix=f"{API_V1}/files", tags=["files"])
+UPLOAD_PATH = f"{API_V1}/files/upload"  # bodies here stream; see app/body_limit.py
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {

@@ -32,7 +32,7 @@ async def list_users(
     dependencies=[require(Action.CREATE_USER)],
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=problems(401, 403, 409, 422, 429),
+    responses=problems(401, 403, 409, 413, 422, 429),
 )
 async def create_user(body: UserCreate, service: UserServiceDep) -> UserOut:
     return UserOut.model_validate(await service.create(body))
@@ -43,7 +43,7 @@ async def create_user(body: UserCreate, service: UserServiceDep) -> UserOut:
     dependencies=[require(Action.BULK_CREATE_USERS)],
     status_code=status.HTTP_201_CREATED,
     response_model=list[UserOut],
-    responses=problems(401, 403, 409, 422, 429),
+    responses=problems(401, 403, 409, 413, 422, 429),
 )
 async def bulk_create_users(
     body: Annotated[BulkUserCreate, Body()], service: UserServiceDep
@@ -65,7 +65,7 @@ async def get_user(user_id: str, service: UserServiceDep) -> UserOut:
     "/{user_id}",
     dependencies=[require(Action.UPDATE_USER)],
     response_model=UserOut,
-    responses=problems(401, 403, 404, 409, 422, 429),
+    responses=problems(401, 403, 404, 409, 413, 422, 429),
 )
 async def update_user(user_id: str, body: UserUpdate, service: UserServiceDep) -> UserOut:
     return UserOut.model_validate(await service.update(user_id, body))
