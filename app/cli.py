@@ -39,7 +39,7 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _settings()  # refuse to start on a weak configuration, with a readable message
+    settings = _settings()  # refuse to start on a weak configuration, readably
     if args.workers > 1:
         # Workers would not see each other's revocations in their memory caches.
         os.environ.setdefault("SESSION_CACHE_SECONDS", "0")
@@ -50,6 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         access_log=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
 
     database_url: str = ""
     database_echo: bool = False
+    # On SIGTERM, how long in-flight requests may take to finish before the server exits.
+    shutdown_grace_seconds: int = Field(default=30, ge=0, le=600)
     # Longest wait for a database connection or statement before answering 503 (PostgreSQL).
     database_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     # How long one process may answer a session's state (revoked? active? role?) from
