@@ -80,8 +80,10 @@ class Table:
 def floor_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-        [sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--no-access-log", "--log-level", "warning"],
+        [
+            *(sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1"),
+            *("--port", str(port), "--no-access-log", "--log-level", "warning"),
+        ],
         cwd=ROOT,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -141,9 +143,7 @@ async def seed_users(database_url: str, admin_id: str) -> None:
         async with engine.begin() as conn:
             admin = (
                 await conn.execute(
-                    select(User.tenant_id, User.password_hash).where(
-                        User.id == uuid.UUID(admin_id)
-                    )
+                    select(User.tenant_id, User.password_hash).where(User.id == uuid.UUID(admin_id))
                 )
             ).one()
             tag = uuid.uuid4().hex[:8]
@@ -343,9 +343,7 @@ def main() -> int:
         postgres = None
         if args.postgres:
             pg_url = stack.enter_context(postgres_database(args.postgres))
-            pg_server = stack.enter_context(
-                LiveServer({**RAISED_LIMITS, "DATABASE_URL": pg_url})
-            )
+            pg_server = stack.enter_context(LiveServer({**RAISED_LIMITS, "DATABASE_URL": pg_url}))
             postgres = prepare(pg_server.base_url, pg_url)
         script = login_script(folder, ours)
         for _ in range(args.rounds):
