@@ -4,17 +4,21 @@ Each test starts its own processes, so these run the same whatever the target.""
 
 import hashlib
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
 from harness.accounts import new_tenant_admin
-from harness.live_server import LiveServer
+from harness.live_server import LiveServer, free_port
 from harness.postgres_server import PostgresServer
 from py_tests.assertions import PROBLEM_JSON, wait_for
 
@@ -178,3 +182,72 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
     with LiveServer(env) as again, httpx.Client(base_url=again.base_url, headers=headers) as http:
         names = {u["username"] for u in http.get(USERS, params={"page_size": 100}).json()["data"]}
         assert {p["username"] for p in payloads} <= names
+
+
+def test_object_storage_outage_answers_503_and_keeps_rows_and_blobs_paired(
+    tmp_path: Path,
+) -> None:
+    """The S3 endpoint stops: uploads and downloads answer 503 problems, no row is
+    written for a file that was not stored, the rest of the API serves on. Once the
+    endpoint is back, stored files download intact, and after the orphan sweep every
+    blob in the bucket has its row and every row its blob."""
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    bucket = f"faults-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    env = {
+        **BASE_ENV,
+        "DATA_DIR": str(tmp_path),
+        "STORAGE_URL": f"s3://{bucket}",
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_ACCESS_KEY_ID": "testing",
+        "S3_SECRET_ACCESS_KEY": "testing",
+        "ORPHAN_GRACE_SECONDS": "0",
+    }
+    kept = b"stored before the outage\n" * 100
+    try:
+        with (
+            LiveServer(env) as server,
+            httpx.Client(
+                base_url=server.base_url, headers=new_tenant_admin(server.base_url), timeout=60
+            ) as http,
+        ):
+            first = upload(http, kept)
+            assert first.status_code == 201, first.text
+
+            moto.stop()
+            refused = upload(http, b"written during the outage\n")
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"].startswith(PROBLEM_JSON)
+            download = http.get(f"/api/v1/files/{first.json()['id']}")
+            assert download.status_code == 503, download.text
+            assert http.get(USERS).status_code == 200
+            listed = http.get("/api/v1/files").json()
+            assert [f["id"] for f in listed["data"]] == [first.json()["id"]]
+
+            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            moto.start()
+            again = http.get(f"/api/v1/files/{first.json()['id']}")
+            assert (again.status_code, again.content) == (200, kept)
+            assert upload(http, b"stored after the outage\n").status_code == 201
+
+            sweep = subprocess.run(
+                [sys.executable, "-m", "app", "sweep-orphans"],
+                env=server.env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert sweep.returncode == 0, sweep.stderr
+            rows = http.get("/api/v1/files").json()
+            blobs = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+            assert rows["total_count"] == 2
+            assert len(blobs) == rows["total_count"]
+    finally:
+        moto.stop()
