@@ -2,6 +2,8 @@
 # Runs the whole Python test suite in-process on the embedded default, with coverage of
 # app/ (the gate is in pyproject.toml). Extra arguments go to pytest, e.g. `-n 2`, `-m auth`.
 # Reports land in reports/: junit.xml, coverage.xml, coverage-html/, tests.html.
+# The order is shuffled on every run (pytest-randomly): the header names the seed, and
+# `--randomly-seed=N` replays that order; `-p no:randomly` runs in file order.
 # When cargo is present, the Rust contract tests run next against a live server
 # (scripts/rust_tests.sh; reports/junit-rust.xml). SKIP_RUST=1 leaves them out.
 set -euo pipefail
