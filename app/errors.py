@@ -81,6 +81,13 @@ class PayloadTooLarge(DomainError):
         super().__init__(detail, headers={"Connection": "close"})
 
 
+class RequestTimeout(DomainError):
+    status, slug, title = 408, "request-timeout", "Request timeout"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Connection": "close"})
+
+
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 

@@ -8,6 +8,7 @@ the declared type is not allowed or the bytes are not of that type. Whatever is
 refused leaves nothing behind: the spool file is removed on every path.
 """
 
+import asyncio
 import codecs
 import hashlib
 import re
@@ -22,7 +23,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from app.errors import DomainError, InvalidInput, PayloadTooLarge
+from app.errors import DomainError, InvalidInput, PayloadTooLarge, RequestTimeout
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -184,9 +185,15 @@ def _check_signature(upload: SpooledUpload) -> None:
 
 
 async def receive_upload(
-    request: Request, *, spool_dir: Path, allowed: frozenset[str], max_bytes: int
+    request: Request,
+    *,
+    spool_dir: Path,
+    allowed: frozenset[str],
+    max_bytes: int,
+    idle_timeout: float,
 ) -> SpooledUpload:
-    """Reads the `file` part of a multipart request into a checked spool file.
+    """Reads the `file` part of a multipart request into a checked spool file. A client
+    that sends nothing for `idle_timeout` seconds is answered 408 and let go.
 
     The caller owns the returned spool file and must remove it."""
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
@@ -199,7 +206,16 @@ async def receive_upload(
     part = _FilePart(spool_dir, allowed, max_bytes)
     parser = MultipartParser(boundary, part.callbacks())
     try:
-        async for chunk in request.stream():
+        chunks = request.stream().__aiter__()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(chunks), idle_timeout)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"No part of the upload arrived for {idle_timeout:g} seconds"
+                ) from None
             parser.write(chunk)
         parser.finalize()
         upload = part.upload

@@ -4,6 +4,7 @@ Each test starts its own processes, so these run the same whatever the target.""
 
 import hashlib
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -251,3 +252,49 @@ def test_object_storage_outage_answers_503_and_keeps_rows_and_blobs_paired(
             assert len(blobs) == rows["total_count"]
     finally:
         moto.stop()
+
+
+def _partial_upload(base_url: str, token: str) -> socket.socket:
+    """A raw connection that has sent an upload's headers and the start of its file,
+    announcing far more bytes than it sends."""
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    start = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\n" + b"slow bytes\n" * 100
+    )
+    head = (
+        f"POST /api/v1/files/upload HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    conn.sendall(head + start)
+    return conn
+
+
+def test_a_stalled_or_vanished_upload_is_let_go_and_leaves_nothing(tmp_path: Path) -> None:
+    """One client stops sending mid-upload: after UPLOAD_IDLE_TIMEOUT_SECONDS it gets a
+    408 problem and its connection is closed. Another disconnects mid-upload. Neither
+    leaves a row or a spool file, and the server keeps answering."""
+    env = {**BASE_ENV, "DATA_DIR": str(tmp_path), "UPLOAD_IDLE_TIMEOUT_SECONDS": "1"}
+    with LiveServer(env) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:
+        http.headers.update(new_tenant_admin(server.base_url))
+        token = http.headers["Authorization"].removeprefix("Bearer ")
+
+        vanished = _partial_upload(server.base_url, token)
+        vanished.close()
+
+        stalled = _partial_upload(server.base_url, token)
+        started = time.monotonic()
+        answer = b""
+        while chunk := stalled.recv(65536):  # until the server closes the connection
+            answer += chunk
+        stalled.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"application/problem+json" in answer
+        assert time.monotonic() - started < 10
+
+        assert http.get("/health").status_code == 200
+        assert http.get("/api/v1/files").json()["total_count"] == 0
+        spool = tmp_path / "uploads"
+        wait_for(lambda: not any(spool.glob("*")) if spool.exists() else True, deadline_s=10)

@@ -54,7 +54,7 @@ def _matches(if_none_match: str, tag: str) -> bool:
     dependencies=[require(Action.UPLOAD_FILE)],
     status_code=status.HTTP_201_CREATED,
     response_model=FileOut,
-    responses=problems(401, 403, 413, 415, 422, 429, 503),
+    responses=problems(401, 403, 408, 413, 415, 422, 429, 503),
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_file(request: Request, service: FileServiceDep) -> FileOut:

@@ -21,6 +21,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing, invalid, expired or revoked token",
         403: "The caller's role may not do this",
         404: "No such resource in the caller's tenant",
+        408: "The client stopped sending the body",
         409: "Conflict with existing data",
         413: "Payload too large",
         415: "Unsupported media type",
