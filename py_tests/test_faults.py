@@ -151,38 +151,37 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path: Path) -> Non
 
 
 def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
-    """A bulk create of 50 (production hashing: a second or more) is in flight when the
-    server gets SIGTERM: it is answered 201 and kept, new connections are refused, and
-    the process exits within the grace period."""
+    """An upload is in flight (the server has begun spooling it) when the server gets
+    SIGTERM: the rest of the body still arrives, the upload is answered 201 and kept,
+    new connections are refused, and the process exits within the grace period."""
     env = {**BASE_ENV, "DATA_DIR": str(tmp_path), "SHUTDOWN_GRACE_SECONDS": "20"}
+    content = b"in flight during shutdown\n" * 4000
+    head, tail = _upload_body(content)
     server = LiveServer(env).start()
     try:
         headers = new_tenant_admin(server.base_url)
-        payloads = [new_user() for _ in range(50)]
-        answers: list[httpx.Response] = []
-        with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as http:
-            bulk = threading.Thread(
-                target=lambda: answers.append(http.post(f"{USERS}/bulk", json=payloads))
-            )
-            bulk.start()
-            time.sleep(0.3)  # let the bulk call reach the server before the signal
-            assert server.process is not None
-            process = server.process
-            process.send_signal(signal.SIGTERM)
-            bulk.join(timeout=60)
-            assert len(answers) == 1
-            assert answers[0].status_code == 201, answers[0].text
-            assert len(answers[0].json()) == 50
-            # uvicorn re-raises the signal once it has shut down gracefully.
-            assert process.wait(timeout=25) in (0, -signal.SIGTERM)
-            with pytest.raises(httpx.ConnectError):
-                http.get("/health")
+        token = headers["Authorization"].removeprefix("Bearer ")
+        conn = _upload_connection(server.base_url, token, len(head) + len(tail))
+        conn.sendall(head)
+        spool = tmp_path / "uploads"
+        wait_for(lambda: spool.exists() and any(spool.glob("*.upload")), deadline_s=10)
+        assert server.process is not None
+        process = server.process
+        process.send_signal(signal.SIGTERM)
+        conn.sendall(tail)
+        answer = _read_all(conn)
+        assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+        # uvicorn re-raises the signal once it has shut down gracefully.
+        assert process.wait(timeout=25) in (0, -signal.SIGTERM)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.base_url}/health")
     finally:
         server.close()
 
     with LiveServer(env) as again, httpx.Client(base_url=again.base_url, headers=headers) as http:
-        names = {u["username"] for u in http.get(USERS, params={"page_size": 100}).json()["data"]}
-        assert {p["username"] for p in payloads} <= names
+        stored = http.get("/api/v1/files").json()["data"]
+        assert len(stored) == 1
+        assert http.get(f"/api/v1/files/{stored[0]['id']}").content == content
 
 
 def test_object_storage_outage_answers_503_and_keeps_rows_and_blobs_paired(
@@ -254,22 +253,48 @@ def test_object_storage_outage_answers_503_and_keeps_rows_and_blobs_paired(
         moto.stop()
 
 
-def _partial_upload(base_url: str, token: str) -> socket.socket:
-    """A raw connection that has sent an upload's headers and the start of its file,
-    announcing far more bytes than it sends."""
+BOUNDARY = b"faultsboundary"
+
+
+def _upload_body(content: bytes) -> tuple[bytes, bytes]:
+    """A one-file multipart body, split in two halves."""
+    body = (
+        b"--" + BOUNDARY + b"\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="notes.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\n" + content + b"\r\n--" + BOUNDARY + b"--\r\n"
+    )
+    return body[: len(body) // 2], body[len(body) // 2 :]
+
+
+def _upload_connection(base_url: str, token: str, length: int) -> socket.socket:
+    """A raw connection that has sent an upload's request line and headers."""
     host, port = base_url.removeprefix("http://").split(":")
     conn = socket.create_connection((host, int(port)), timeout=30)
-    start = (
-        b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.txt"\r\n'
-        b"Content-Type: text/plain\r\n\r\n" + b"slow bytes\n" * 100
+    conn.sendall(
+        (
+            f"POST /api/v1/files/upload HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Length: {length}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY.decode()}\r\n\r\n"
+        ).encode()
     )
-    head = (
-        f"POST /api/v1/files/upload HTTP/1.1\r\nHost: {host}\r\n"
-        f"Authorization: Bearer {token}\r\n"
-        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
-    ).encode()
-    conn.sendall(head + start)
     return conn
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    """One whole answer: its headers and as many body bytes as Content-Length says."""
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+        head, separator, body = answer.partition(b"\r\n\r\n")
+        lengths = [
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ]
+        if separator and lengths and len(body) >= lengths[0]:
+            break
+    conn.close()
+    return answer
 
 
 def test_a_stalled_or_vanished_upload_is_let_go_and_leaves_nothing(tmp_path: Path) -> None:
@@ -281,15 +306,15 @@ def test_a_stalled_or_vanished_upload_is_let_go_and_leaves_nothing(tmp_path: Pat
         http.headers.update(new_tenant_admin(server.base_url))
         token = http.headers["Authorization"].removeprefix("Bearer ")
 
-        vanished = _partial_upload(server.base_url, token)
+        head, tail = _upload_body(b"slow bytes\n" * 1000)
+        vanished = _upload_connection(server.base_url, token, len(head) + len(tail))
+        vanished.sendall(head)
         vanished.close()
 
-        stalled = _partial_upload(server.base_url, token)
+        stalled = _upload_connection(server.base_url, token, len(head) + len(tail))
+        stalled.sendall(head)
         started = time.monotonic()
-        answer = b""
-        while chunk := stalled.recv(65536):  # until the server closes the connection
-            answer += chunk
-        stalled.close()
+        answer = _read_all(stalled)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b"application/problem+json" in answer
         assert time.monotonic() - started < 10
