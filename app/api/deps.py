@@ -53,9 +53,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_token_service(request: Request, session: SessionDep) -> TokenService:
+def token_service(request: Request, session: AsyncSession) -> TokenService:
     runtime = runtime_of(request)
     return TokenService(session, runtime.tokens, runtime.passwords, runtime.login_throttle)
+
+
+async def get_token_service(request: Request, session: SessionDep) -> TokenService:
+    return token_service(request, session)
 
 
 TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
@@ -63,12 +67,12 @@ TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
 
 async def get_principal(
     request: Request,
-    service: TokenServiceDep,
+    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     if not token:
         raise Unauthorized("Missing bearer token")
-    principal = await service.authenticate(token)
+    principal = await token_service(request, session).authenticate(token)
     request.state.principal = principal
     return principal
 
@@ -97,27 +101,24 @@ async def get_member(principal: PrincipalDep) -> Principal:
 MemberDep = Annotated[Principal, Depends(get_member)]
 
 
-async def get_scope(session: SessionDep, member: MemberDep) -> TenantScope:
+def scope_of(session: AsyncSession, member: Principal) -> TenantScope:
+    """The member's tenant. A plain function, not a dependency: FastAPI solves a shared
+    dependency's whole subtree again wherever it is named, so fewer names make every
+    request cheaper."""
     assert member.tenant_id is not None
     return TenantScope(session, member.tenant_id)
 
 
-ScopeDep = Annotated[TenantScope, Depends(get_scope)]
-
-
-async def get_user_service(
-    request: Request, session: SessionDep, scope: ScopeDep, member: MemberDep
-) -> UserService:
-    return UserService(session, scope, member, runtime_of(request).passwords)
+async def get_user_service(request: Request, session: SessionDep, member: MemberDep) -> UserService:
+    return UserService(session, scope_of(session, member), member, runtime_of(request).passwords)
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
-async def get_file_service(
-    request: Request, session: SessionDep, scope: ScopeDep, member: MemberDep
-) -> FileService:
+async def get_file_service(request: Request, session: SessionDep, member: MemberDep) -> FileService:
     runtime = runtime_of(request)
+    scope = scope_of(session, member)
     return FileService(session, scope, member, runtime.storage, runtime.settings)
 
 
