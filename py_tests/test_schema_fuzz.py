@@ -190,7 +190,9 @@ def test_linked_operations_conform_statefully(
         )
     )
     chained = {(m, p) for (m, p, status), _ in reached.items() if "{" in p and status < 300}
-    assert ("GET", "/api/v1/users/{user_id}") in chained, reached
+    # Which operations a run of random scenarios reaches varies; any one on a user id
+    # that answered with success shows a created user was found again.
+    assert any(path == "/api/v1/users/{user_id}" for _, path in chained), reached
 
 
 # Schemathesis 4.32 renames the running test through `Item._nodeid`, which pytest 9 no
