@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import PayloadTooLarge, problem
 
 MAX_JSON_BODY_BYTES = 1024 * 1024
+BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # their bodies are never read
 
 
 class BodyLimitMiddleware:
@@ -20,7 +21,11 @@ class BodyLimitMiddleware:
         self.exempt_paths = exempt_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in BODILESS_METHODS
+            or scope["path"] in self.exempt_paths
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", ())).get(b"content-length", b"0")

@@ -104,6 +104,8 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _log(scope: Scope, state: Mapping[str, Any], status: int, started: float) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
         route = scope.get("route")
         principal = state.get("principal")
         tenant = principal.tenant_id if principal else None
