@@ -8,6 +8,10 @@
 # (scripts/rust_tests.sh; reports/junit-rust.xml). SKIP_RUST=1 leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Bytecode, and pytest's rewritten modules with it, cached outside the tree: each
+# pytest process starts about 4 s sooner than with PYTHONDONTWRITEBYTECODE.
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.venv/pycache}"
 bash scripts/bootstrap.sh
 mkdir -p reports
 .venv/bin/pytest -v --cov=app --cov-report=term-missing \
