@@ -2,6 +2,7 @@
 without touching any other database on the machine (its own data directory, made with
 initdb from Debian's packages; run as the `postgres` user when started as root)."""
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -62,8 +63,6 @@ class PostgresServer:
         return self
 
     def _answers(self) -> bool:
-        import asyncio
-
         async def probe() -> None:
             conn = await asyncpg.connect(
                 host="127.0.0.1", port=self.port, user="saas", password=PASSWORD,

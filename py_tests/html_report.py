@@ -53,9 +53,12 @@ def _cell(found: tuple[str, str, bool, str] | None) -> str:
     expected, observed, agrees, outcome = found
     ok = agrees and outcome == "passed"
     color = "#d8f5d8" if ok else "#f8d0d0"
-    text = f"{escape(expected)} ✓" if ok else f"{escape(expected)} ≠ {escape(observed)} ✗"
-    if agrees and not ok:
-        text = f"{escape(expected)} ✗"  # the status agreed, another assertion did not
+    if ok:
+        text = f"{escape(expected)} ✓"
+    elif agrees:  # the status agreed, another assertion of the test did not
+        text = f"{escape(expected)} ✗"
+    else:
+        text = f"{escape(expected)} ≠ {escape(observed)} ✗"
     return f'<td style="background:{color};text-align:center">{text}</td>'
 
 

@@ -9,7 +9,6 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.config import Settings
 from app.db.repositories import TenantScope
 from app.errors import Forbidden, InvalidInput, RateLimited, ServiceUnavailable, Unauthorized
 from app.pagination import PageParams
@@ -35,13 +34,6 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_settings(runtime: RuntimeDep) -> Settings:
-    return runtime.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
