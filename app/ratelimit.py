@@ -10,11 +10,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from app.config import Settings
 
@@ -64,13 +67,15 @@ class RateLimiter:
         if settings.redis_url:
             uri = "async+" + settings.redis_url
             # Short timeouts: an unreachable Redis must cost a request milliseconds, not
-            # hang it; the failure is then handled as configured (open or closed).
-            storage = storage_from_string(
-                uri,
-                implementation="redispy",
-                socket_timeout=REDIS_TIMEOUT_S,
-                socket_connect_timeout=REDIS_TIMEOUT_S,
-            )
+            # hang it; the failure is then handled as configured (open or closed). No
+            # retries: a hit whose reply timed out may have been recorded, and sending it
+            # again would count one request twice.
+            client_options: dict[str, Any] = {  # passed on to redis-py's client
+                "socket_timeout": REDIS_TIMEOUT_S,
+                "socket_connect_timeout": REDIS_TIMEOUT_S,
+                "retry": Retry(NoBackoff(), 0),
+            }
+            storage = storage_from_string(uri, implementation="redispy", **client_options)
         else:
             storage = storage_from_string("async+memory://")
         assert isinstance(storage, Storage)
