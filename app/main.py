@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.api.files import UPLOAD_PATH
-from app.api.router import root
+from app.api.router import include_routes
 from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db.migrate import upgrade
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, exempt_paths=frozenset({UPLOAD_PATH}))
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(root)
+    include_routes(app)
     return app
 
 

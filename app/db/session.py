@@ -3,8 +3,16 @@
 On SQLite, a transaction that will write starts with ``BEGIN IMMEDIATE``: it takes the
 write lock up front and waits for it (busy timeout) instead of failing when a deferred
 read transaction tries to upgrade after another writer committed.
+
+aiosqlite runs each driver call on the connection's own thread, and every call is a
+round trip from the event loop to that thread and back; on a busy loop these trips,
+not SQLite, are most of a request's time. So BEGIN is sent in one trip rather than
+SQLAlchemy's three (cursor, execute, close), and a connection going back to the pool is
+rolled back only if a transaction is still open (SQLAlchemy rolls back again after the
+session has already ended its transaction).
 """
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,13 +20,14 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from app.db.state_cache import StateCache
 
@@ -39,7 +48,19 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        try:
+            conn.connection.dbapi_connection.run_async(
+                lambda driver: driver.execute_fetchall(statement)
+            )
+        except sqlite3.Error as error:  # a busy database, mostly: answered as unavailable
+            raise OperationalError(statement, None, error) from error
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_conn: Any, _record: ConnectionPoolEntry, state: PoolResetState) -> None:
+        # Replaces the pool's own reset (pool_reset_on_return=None below).
+        if state.asyncio_safe and dbapi_conn.driver_connection.in_transaction:
+            dbapi_conn.rollback()
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -74,6 +95,7 @@ class Database:
         if self.is_sqlite:
             ensure_sqlite_directory(url)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+            kwargs["pool_reset_on_return"] = None  # see _on_reset
         self.engine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _sqlite_setup(self.engine)
