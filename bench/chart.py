@@ -1,12 +1,21 @@
 """The benchmark as an SVG chart: per endpoint, requests per second and p99 latency,
 ours beside the floor. Plain SVG, so it needs nothing installed and renders anywhere."""
 
+from collections.abc import Mapping
 from html import escape
+from typing import Protocol
 
 from bench.wrk import WrkResult
 
 ROW_H, BAR_H, LABEL_W, PANEL_W, GAP = 44, 14, 190, 330, 40
 OURS, FLOOR = "#3b6fb6", "#b0b0b0"
+
+
+class Paired(Protocol):
+    @property
+    def ours(self) -> WrkResult: ...
+    @property
+    def floor(self) -> WrkResult: ...
 
 
 def _panel(x0: float, title: str, values: list[tuple[float, float]], unit: str) -> list[str]:
@@ -25,9 +34,9 @@ def _panel(x0: float, title: str, values: list[tuple[float, float]], unit: str) 
     return parts
 
 
-def bar_chart(best: dict[str, WrkResult]) -> str:
-    floor = best["floor"]
-    names = [name for name in best if name != "floor"]
+def bar_chart(best: Mapping[str, Paired]) -> str:
+    """`best`: per endpoint, ours and the floor measured beside it."""
+    names = list(best)
     height = 50 + ROW_H * len(names)
     width = LABEL_W + 2 * PANEL_W + GAP
     parts = [
@@ -42,8 +51,8 @@ def bar_chart(best: dict[str, WrkResult]) -> str:
     for row, name in enumerate(names):
         y = 34 + row * ROW_H + BAR_H + 4
         parts.append(f'<text x="8" y="{y}">{escape(name)}</text>')
-    rps = [(best[n].requests_per_second, floor.requests_per_second) for n in names]
-    p99 = [(best[n].p99_ms, floor.p99_ms) for n in names]
+    rps = [(best[n].ours.requests_per_second, best[n].floor.requests_per_second) for n in names]
+    p99 = [(best[n].ours.p99_ms, best[n].floor.p99_ms) for n in names]
     parts += _panel(LABEL_W, "requests per second (higher is better)", rps, "req/s")
     parts += _panel(LABEL_W + PANEL_W + GAP, "p99 latency (lower is better)", p99, "ms")
     parts.append("</svg>")
