@@ -5,11 +5,12 @@ write lock up front and waits for it (busy timeout) instead of failing when a de
 read transaction tries to upgrade after another writer committed.
 
 aiosqlite runs each driver call on the connection's own thread, and every call is a
-round trip from the event loop to that thread and back; on a busy loop these trips,
-not SQLite, are most of a request's time. So BEGIN is sent in one trip rather than
-SQLAlchemy's three (cursor, execute, close), and a connection going back to the pool is
-rolled back only if a transaction is still open (SQLAlchemy rolls back again after the
-session has already ended its transaction).
+round trip from the event loop to that thread and back: about 0.1 ms on an idle
+machine, more on a busy one, against ~0.05 ms for SQLite to answer a typical query
+here. So BEGIN is sent in one trip rather than SQLAlchemy's three (cursor, execute,
+close), and a connection going back to the pool is rolled back only if a transaction
+is still open (SQLAlchemy rolls back again after the session has already ended its
+transaction).
 """
 
 import sqlite3
