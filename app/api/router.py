@@ -20,7 +20,7 @@ PUBLIC = (health.router, auth.router)
 API_V1 = (users.router, files.router, admin.router)
 
 # Everything a route was declared with, by the names `add_api_route` takes them under.
-_ROUTE_OPTIONS = tuple(
+ROUTE_OPTIONS = tuple(
     name
     for name in inspect.signature(APIRouter.add_api_route).parameters
     if name not in {"self", "path", "endpoint", "dependencies", "route_class_override"}
@@ -32,7 +32,7 @@ def _add_routes(
 ) -> None:
     for route in router.routes:
         assert isinstance(route, APIRoute), route
-        options = {name: getattr(route, name) for name in _ROUTE_OPTIONS if hasattr(route, name)}
+        options = {name: getattr(route, name) for name in ROUTE_OPTIONS if hasattr(route, name)}
         app.router.add_api_route(
             route.path,
             route.endpoint,
