@@ -3,19 +3,11 @@ ours beside the floor. Plain SVG, so it needs nothing installed and renders anyw
 
 from collections.abc import Mapping
 from html import escape
-from typing import Protocol
 
-from bench.wrk import WrkResult
+from bench.wrk import Pair
 
 ROW_H, BAR_H, LABEL_W, PANEL_W, GAP = 44, 14, 190, 330, 40
 OURS, FLOOR = "#3b6fb6", "#b0b0b0"
-
-
-class Paired(Protocol):
-    @property
-    def ours(self) -> WrkResult: ...
-    @property
-    def floor(self) -> WrkResult: ...
 
 
 def _panel(x0: float, title: str, values: list[tuple[float, float]], unit: str) -> list[str]:
@@ -34,7 +26,7 @@ def _panel(x0: float, title: str, values: list[tuple[float, float]], unit: str) 
     return parts
 
 
-def bar_chart(best: Mapping[str, Paired]) -> str:
+def bar_chart(best: Mapping[str, Pair]) -> str:
     """`best`: per endpoint, ours and the floor measured beside it."""
     names = list(best)
     height = 50 + ROW_H * len(names)

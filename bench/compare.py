@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.models import User
 from bench.chart import bar_chart
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import Pair, run_wrk
 from harness.live_server import ROOT, LiveServer, free_port
 
 USERS_IN_TENANT = 1_000
@@ -66,18 +66,6 @@ class Target:
     password: str
     user_id: str = ""
     file_id: str = ""
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One endpoint of ours and the floor measured just before it."""
-
-    ours: WrkResult
-    floor: WrkResult
-
-    @property
-    def ratio(self) -> float:
-        return self.ours.requests_per_second / self.floor.requests_per_second
 
 
 @dataclass

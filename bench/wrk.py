@@ -17,6 +17,18 @@ class WrkResult:
     non_2xx: int
 
 
+@dataclass(frozen=True)
+class Pair:
+    """One endpoint of ours and the floor measured just before it."""
+
+    ours: WrkResult
+    floor: WrkResult
+
+    @property
+    def ratio(self) -> float:
+        return self.ours.requests_per_second / self.floor.requests_per_second
+
+
 def _ms(value: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
     return float(number) * _UNITS[unit]

@@ -2,10 +2,11 @@
 dropped an option (a status code, a response, a dependency) would change what the API
 answers; these tests hold every copy to its original."""
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
 
@@ -20,36 +21,34 @@ def _resolved(value: Any) -> Any:
     return value.value if isinstance(value, DefaultPlaceholder) else value
 
 
-def _app_routes(app: FastAPI) -> dict[tuple[str, frozenset[str]], APIRoute]:
-    return {
+def _served_copies(
+    app: FastAPI, routers: Sequence[APIRouter]
+) -> Iterator[tuple[APIRoute, APIRoute]]:
+    """Each route the routers declare, with the route the app serves for it."""
+    served = {
         (route.path, frozenset(route.methods)): route
         for route in app.routes
         if isinstance(route, APIRoute)
     }
+    for router in routers:
+        for original in router.routes:
+            assert isinstance(original, APIRoute)
+            yield original, served[(original.path, frozenset(original.methods))]
 
 
 def test_every_declared_route_is_served_once_with_all_its_options(app: FastAPI) -> None:
-    served = _app_routes(app)
-    declared = [route for router in (*PUBLIC, *API_V1) for route in router.routes]
-    assert len(served) == len(declared) == len([r for r in app.routes if isinstance(r, APIRoute)])
-    for original in declared:
-        assert isinstance(original, APIRoute)
-        copy = served[(original.path, frozenset(original.methods))]
+    pairs = list(_served_copies(app, (*PUBLIC, *API_V1)))
+    assert len(pairs) == len([r for r in app.routes if isinstance(r, APIRoute)])
+    assert len({id(copy) for _, copy in pairs}) == len(pairs)
+    for original, copy in pairs:
         for option in ROUTE_OPTIONS:
             expected = _resolved(getattr(original, option, None))
             assert _resolved(getattr(copy, option, None)) == expected, option
 
 
 def test_api_v1_routes_are_limited_per_user_before_anything_else(app: FastAPI) -> None:
-    served = _app_routes(app)
-    for router in API_V1:
-        for original in router.routes:
-            assert isinstance(original, APIRoute)
-            copy = served[(original.path, frozenset(original.methods))]
-            assert copy.dependencies[0].dependency is limit_by_user
-            assert copy.dependencies[1:] == original.dependencies
-    for router in PUBLIC:
-        for original in router.routes:
-            assert isinstance(original, APIRoute)
-            copy = served[(original.path, frozenset(original.methods))]
-            assert copy.dependencies == original.dependencies
+    for original, copy in _served_copies(app, API_V1):
+        assert copy.dependencies[0].dependency is limit_by_user
+        assert copy.dependencies[1:] == original.dependencies
+    for original, copy in _served_copies(app, PUBLIC):
+        assert copy.dependencies == original.dependencies
