@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from app.db import session as db_session
+from app.db import sqlite
 from py_tests.assertions import assert_problem
 from py_tests.factories import UserPayloadFactory
 from py_tests.fixtures.clients import ApiClient
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 def short_busy_timeout(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     if make_url(settings.effective_database_url).get_backend_name() != "sqlite":
         pytest.skip("SQLite's write lock; other databases lock rows, not the file")
-    monkeypatch.setattr(db_session, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_S", 0.2)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from app.db.session import ensure_sqlite_directory
+from app.db.sqlite import ensure_directory
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -19,5 +19,5 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Blocking (it runs its own event loop): call it from a thread inside async code."""
-    ensure_sqlite_directory(database_url)
+    ensure_directory(database_url)
     command.upgrade(alembic_config(database_url), revision)
