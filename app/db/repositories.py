@@ -10,12 +10,37 @@ they expose no listing of another tenant's users.
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuthSession, StoredFile, Tenant, User, utcnow
 from app.db.state_cache import StateCache
+
+Row = TypeVar("Row")
+
+
+async def page_and_total(
+    session: AsyncSession,
+    entity: type[Row],
+    conditions: Sequence[ColumnElement[bool]],
+    order_by: Sequence[Any],
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[Row], int]:
+    """A page of the rows that match, and how many match, in one statement: the count
+    rides on each row as an uncorrelated scalar subquery, which SQLite and PostgreSQL
+    compute once. Only a page past the end, with no row to carry it, costs a second
+    query. (A window `count(*) OVER ()` would sort every matching row first.)"""
+    total = select(func.count()).select_from(entity).where(*conditions)
+    carried = total.scalar_subquery().correlate(None)  # counts the table, not the row
+    stmt = select(entity, carried).where(*conditions).order_by(*order_by)
+    rows = (await session.execute(stmt.offset(offset).limit(limit))).all()
+    if rows:
+        return [row[0] for row in rows], rows[0][1]
+    return [], (await session.scalar(total) or 0) if offset else 0
 
 
 class Tenants:
@@ -211,18 +236,17 @@ class ScopedUsers:
         stmt = self._select().where(User.id == user_id)
         return await self._session.scalar(stmt.with_for_update() if for_update else stmt)
 
-    async def page(self, *, offset: int, limit: int, active_only: bool) -> Sequence[User]:
-        stmt = self._select()
+    async def page(
+        self, *, offset: int, limit: int, active_only: bool
+    ) -> tuple[Sequence[User], int]:
+        """(the page, how many users there are in all)."""
+        conditions = [User.tenant_id == self._tenant_id]
         if active_only:
-            stmt = stmt.where(User.is_active.is_(True))
-        stmt = stmt.order_by(User.created_at, User.id).offset(offset).limit(limit)
-        return (await self._session.scalars(stmt)).all()
-
-    async def count(self, *, active_only: bool) -> int:
-        stmt = select(func.count()).select_from(User).where(User.tenant_id == self._tenant_id)
-        if active_only:
-            stmt = stmt.where(User.is_active.is_(True))
-        return await self._session.scalar(stmt) or 0
+            conditions.append(User.is_active.is_(True))
+        order = (User.created_at, User.id)
+        return await page_and_total(
+            self._session, User, conditions, order, offset=offset, limit=limit
+        )
 
     async def active_admin_ids(self) -> set[uuid.UUID]:
         """Locks the tenant row first (PostgreSQL), so concurrent demotions serialize."""
@@ -248,13 +272,13 @@ class ScopedFiles:
     async def get(self, file_id: uuid.UUID) -> StoredFile | None:
         return await self._session.scalar(self._select().where(StoredFile.id == file_id))
 
-    async def page(self, *, offset: int, limit: int) -> Sequence[StoredFile]:
-        stmt = self._select().order_by(StoredFile.uploaded_at, StoredFile.id)
-        return (await self._session.scalars(stmt.offset(offset).limit(limit))).all()
-
-    async def count(self) -> int:
-        stmt = select(func.count()).select_from(StoredFile)
-        return await self._session.scalar(stmt.where(StoredFile.tenant_id == self._tenant_id)) or 0
+    async def page(self, *, offset: int, limit: int) -> tuple[Sequence[StoredFile], int]:
+        """(the page, how many files there are in all)."""
+        conditions = [StoredFile.tenant_id == self._tenant_id]
+        order = (StoredFile.uploaded_at, StoredFile.id)
+        return await page_and_total(
+            self._session, StoredFile, conditions, order, offset=offset, limit=limit
+        )
 
     async def delete(self, stored: StoredFile) -> None:
         await self._session.delete(stored)

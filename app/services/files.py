@@ -84,9 +84,7 @@ class FileService:
         return stored
 
     async def page(self, params: PageParams) -> Page[FileOut]:
-        files = self._scope.files
-        total = await files.count()
-        rows = await files.page(offset=params.offset, limit=params.page_size)
+        rows, total = await self._scope.files.page(offset=params.offset, limit=params.page_size)
         return params.of([FileOut.model_validate(f) for f in rows], total)
 
     async def get(self, raw_id: str) -> StoredFile:

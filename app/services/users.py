@@ -59,9 +59,7 @@ class UserService:
         self._passwords = passwords
 
     async def page(self, params: PageParams, *, active_only: bool) -> Page[UserOut]:
-        users = self._scope.users
-        total = await users.count(active_only=active_only)
-        rows = await users.page(
+        rows, total = await self._scope.users.page(
             offset=params.offset, limit=params.page_size, active_only=active_only
         )
         return params.of([UserOut.model_validate(u) for u in rows], total)
