@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 import pytest
+import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -138,6 +139,29 @@ def test_tokens_of_soft_deleted_user_stop_working(
     assert tenant_a.admin.api.delete(f"{USERS}/{tenant_a_member.id}").status_code == 204
     assert_unauthorized(tenant_a_member.api.get(USERS))
     assert_unauthorized(refresh(anonymous, tenant_a_member.tokens["refresh_token"]))
+
+
+@pytest.mark.inprocess
+def test_an_accepted_access_token_is_refused_once_it_expires(
+    controlled_clock: time_machine.Traveller, tenant_a: Tenant, settings: Settings
+) -> None:
+    """Verified tokens are remembered per process (app/auth.py); expiry is still checked
+    on every call, with the configured leeway and not a second more."""
+    admin = tenant_a.admin.api
+    assert admin.get(USERS).status_code == 200
+    lifetime = settings.access_token_expire_minutes * 60 + settings.jwt_leeway_seconds
+    controlled_clock.shift(lifetime - 1)
+    assert admin.get(USERS).status_code == 200
+    controlled_clock.shift(1)
+    assert_unauthorized(admin.get(USERS))
+
+
+def test_an_access_token_that_was_accepted_is_still_no_refresh_token(
+    anonymous: ApiClient, tenant_a: Tenant
+) -> None:
+    access_token = tenant_a.admin.tokens["access_token"]
+    assert anonymous.get(USERS, headers=bearer(access_token)).status_code == 200
+    assert_unauthorized(refresh(anonymous, access_token))
 
 
 @pytest.mark.security
