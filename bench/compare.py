@@ -85,6 +85,7 @@ def floor_server() -> Iterator[str]:
         [
             *(sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1"),
             *("--port", str(port), "--no-access-log", "--log-level", "warning"),
+            "--no-proxy-headers",  # as `python -m app serve` runs the API
         ],
         cwd=ROOT,
     )
