@@ -26,9 +26,9 @@ def _panel(x0: float, title: str, values: list[tuple[float, float]], unit: str) 
     return parts
 
 
-def bar_chart(best: Mapping[str, Pair]) -> str:
-    """`best`: per endpoint, ours and the floor measured beside it."""
-    names = list(best)
+def bar_chart(pairs: Mapping[str, Pair]) -> str:
+    """`pairs`: per endpoint, ours and the floor measured beside it."""
+    names = list(pairs)
     height = 50 + ROW_H * len(names)
     width = LABEL_W + 2 * PANEL_W + GAP
     parts = [
@@ -43,8 +43,8 @@ def bar_chart(best: Mapping[str, Pair]) -> str:
     for row, name in enumerate(names):
         y = 34 + row * ROW_H + BAR_H + 4
         parts.append(f'<text x="8" y="{y}">{escape(name)}</text>')
-    rps = [(best[n].ours.requests_per_second, best[n].floor.requests_per_second) for n in names]
-    p99 = [(best[n].ours.p99_ms, best[n].floor.p99_ms) for n in names]
+    rps = [(pairs[n].ours.requests_per_second, pairs[n].floor.requests_per_second) for n in names]
+    p99 = [(pairs[n].ours.p99_ms, pairs[n].floor.p99_ms) for n in names]
     parts += _panel(LABEL_W, "requests per second (higher is better)", rps, "req/s")
     parts += _panel(LABEL_W + PANEL_W + GAP, "p99 latency (lower is better)", p99, "ms")
     parts.append("</svg>")
