@@ -194,6 +194,13 @@ def test_buckets_are_per_user_and_per_tenant(
 
 
 @pytest.mark.security
+def test_calls_a_role_may_not_make_are_limited_too(tenant_a_user: ApiClient) -> None:
+    """Probing a forbidden route is paced like any other call: the limit comes first."""
+    statuses = [tenant_a_user.get("/api/v1/admin/tenants").status_code for _ in range(11)]
+    assert statuses == [403] * LIMIT + [429]
+
+
+@pytest.mark.security
 def test_varying_the_id_does_not_open_new_buckets(tenant_a_admin: ApiClient) -> None:
     statuses = [tenant_a_admin.get(f"{USERS}/{uuid.uuid4()}").status_code for _ in range(11)]
     assert statuses == [404] * LIMIT + [429]

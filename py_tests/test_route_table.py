@@ -10,7 +10,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute
 
-from app.api.deps import limit_by_user
 from app.api.router import API_V1, PUBLIC, ROUTE_OPTIONS
 
 pytestmark = pytest.mark.inprocess
@@ -44,11 +43,3 @@ def test_every_declared_route_is_served_once_with_all_its_options(app: FastAPI) 
         for option in ROUTE_OPTIONS:
             expected = _resolved(getattr(original, option, None))
             assert _resolved(getattr(copy, option, None)) == expected, option
-
-
-def test_api_v1_routes_are_limited_per_user_before_anything_else(app: FastAPI) -> None:
-    for original, copy in _served_copies(app, API_V1):
-        assert copy.dependencies[0].dependency is limit_by_user
-        assert copy.dependencies[1:] == original.dependencies
-    for original, copy in _served_copies(app, PUBLIC):
-        assert copy.dependencies == original.dependencies

@@ -73,9 +73,14 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def require(action: Action) -> Any:
-    """A route dependency that lets only the roles of `action` (app/permissions.py) in."""
+    """A route dependency: the caller's per-user rate limit on this endpoint, then the
+    roles of `action` (app/permissions.py). Every /api/v1 route declares exactly one
+    (test_rbac.py), so every one is limited. One dependency rather than two: FastAPI
+    solves a dependency's whole subtree (principal, session, token) again wherever it
+    is named, before it looks in its per-request cache."""
 
-    async def check(principal: PrincipalDep) -> Principal:
+    async def check(request: Request, principal: PrincipalDep) -> Principal:
+        await _enforce(request, runtime_of(request), f"user:{principal.user_id}")
         if not allowed(principal.role, action):
             raise Forbidden(f"The {principal.role} role may not do {action.value}")
         return principal
@@ -84,34 +89,30 @@ def require(action: Action) -> Any:
     return Depends(check)
 
 
-async def get_member(principal: PrincipalDep) -> Principal:
+def member_scope(session: AsyncSession, principal: Principal) -> TenantScope:
+    """The caller's tenant; a platform operator has none. A plain function, not a
+    dependency, for the reason given at `require`."""
     if principal.tenant_id is None:
         raise Forbidden("This endpoint belongs to tenant members")
-    return principal
+    return TenantScope(session, principal.tenant_id)
 
 
-MemberDep = Annotated[Principal, Depends(get_member)]
-
-
-def scope_of(session: AsyncSession, member: Principal) -> TenantScope:
-    """The member's tenant. A plain function, not a dependency: FastAPI solves a shared
-    dependency's whole subtree again wherever it is named, so fewer names make every
-    request cheaper."""
-    assert member.tenant_id is not None
-    return TenantScope(session, member.tenant_id)
-
-
-async def get_user_service(request: Request, session: SessionDep, member: MemberDep) -> UserService:
-    return UserService(session, scope_of(session, member), member, runtime_of(request).passwords)
+async def get_user_service(
+    request: Request, session: SessionDep, principal: PrincipalDep
+) -> UserService:
+    scope = member_scope(session, principal)
+    return UserService(session, scope, principal, runtime_of(request).passwords)
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
-async def get_file_service(request: Request, session: SessionDep, member: MemberDep) -> FileService:
+async def get_file_service(
+    request: Request, session: SessionDep, principal: PrincipalDep
+) -> FileService:
     runtime = runtime_of(request)
-    scope = scope_of(session, member)
-    return FileService(session, scope, member, runtime.storage, runtime.settings)
+    scope = member_scope(session, principal)
+    return FileService(session, scope, principal, runtime.storage, runtime.settings)
 
 
 FileServiceDep = Annotated[FileService, Depends(get_file_service)]
@@ -192,7 +193,3 @@ async def limit_login_target(request: Request, runtime: Runtime, username: str) 
     """Login attempts per target account, from whatever address: stops a distributed
     password-guessing run against one user."""
     await _enforce(request, runtime, f"login:{username.casefold()}", bucket="#account")
-
-
-async def limit_by_user(request: Request, principal: PrincipalDep) -> None:
-    await _enforce(request, runtime_of(request), f"user:{principal.user_id}")
