@@ -10,9 +10,10 @@ the event loop to the connection's thread and back, and under load that trip, no
 SQLite, is what a read costs: a page of users took ~6 ms of CPU per request through
 the thread and ~4 ms on the loop, where SQLite itself answers the count and the page
 in ~0.1 ms. In WAL mode a reader never waits for the writer, so a read holds the loop
-only for as long as SQLite computes its answer. Read connections are opened with
-``query_only``: a write sent to one fails at once instead of waiting on the lock with
-the whole loop.
+only for as long as SQLite computes its answer. Each read is a transaction of its
+own (no BEGIN), as each statement is under PostgreSQL's default READ COMMITTED. Read
+connections are opened with ``query_only``: a write sent to one fails at once instead
+of waiting on the lock with the whole loop.
 """
 
 import sqlite3
@@ -109,6 +110,11 @@ def _install_listeners(engine: AsyncEngine, *, query_only: bool = False) -> None
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if query_only:
+            # No BEGIN: each read is a transaction of its own, as every statement is
+            # under PostgreSQL's READ COMMITTED. The page and its total are one
+            # statement (repositories.page_and_total), so they always agree.
+            return
         # One trip to the driver instead of SQLAlchemy's three (cursor, execute, close).
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
