@@ -40,7 +40,9 @@ async def page_and_total(
     rows = (await session.execute(stmt.offset(offset).limit(limit))).all()
     if rows:
         return [row[0] for row in rows], rows[0][1]
-    return [], (await session.scalar(total) or 0) if offset else 0
+    if offset == 0:
+        return [], 0  # not even a first row: nothing matches
+    return [], await session.scalar(total) or 0
 
 
 class Tenants:
