@@ -7,8 +7,8 @@ read transaction tries to upgrade after another writer committed.
 
 Reads run on the event loop's own thread. Every aiosqlite call is a round trip from
 the event loop to the connection's thread and back, and under load that trip, not
-SQLite, is what a read costs: a page of users took ~6 ms of CPU per request through
-the thread and ~4 ms on the loop, where SQLite itself answers the count and the page
+SQLite, is what a read costs: a page of users took ~7 ms of CPU per request through
+the thread and ~4.7 ms on the loop, where SQLite itself answers the count and the page
 in ~0.1 ms. In WAL mode a reader never waits for the writer, so a read holds the loop
 only for as long as SQLite computes its answer. Each read is a transaction of its
 own (no BEGIN), as each statement is under PostgreSQL's default READ COMMITTED. Read
