@@ -18,18 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AuthSession, StoredFile, Tenant, User, utcnow
 from app.db.state_cache import StateCache
 
-Row = TypeVar("Row")
+Entity = TypeVar("Entity")
 
 
 async def page_and_total(
     session: AsyncSession,
-    entity: type[Row],
+    entity: type[Entity],
     conditions: Sequence[ColumnElement[bool]],
     order_by: Sequence[Any],
     *,
     offset: int,
     limit: int,
-) -> tuple[Sequence[Row], int]:
+) -> tuple[Sequence[Entity], int]:
     """A page of the rows that match, and how many match, in one statement: the count
     rides on each row as an uncorrelated scalar subquery, which SQLite and PostgreSQL
     compute once. Only a page past the end, with no row to carry it, costs a second

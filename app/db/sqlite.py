@@ -35,17 +35,22 @@ BUSY_TIMEOUT_S = 15.0
 READER_BUSY_TIMEOUT_S = 1.0
 
 
+def _file_of(url: URL) -> str | None:
+    """The database file an SQLite URL names; None for an in-memory database."""
+    return None if url.database in (None, "", ":memory:") else url.database
+
+
 def ensure_directory(url: str) -> None:
     """An SQLite file's folder is created on first use, so a fresh clone just runs."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() == "sqlite" and (path := _file_of(parsed)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def has_separate_readers(url: URL) -> bool:
     """A file database with no URL options: one that a second set of connections opened
     by path reaches with the same meaning (not `:memory:`, not a URI with modes)."""
-    return url.database not in (None, "", ":memory:") and not url.query
+    return _file_of(url) is not None and not url.query
 
 
 def writer_engine(url: URL, **kwargs: Any) -> AsyncEngine:
@@ -98,7 +103,7 @@ class LoopConnection(aiosqlite.Connection):
 def _install_listeners(engine: AsyncEngine, *, query_only: bool = False) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
-        # Let SQLAlchemy's BEGIN below be the only transaction control.
+        # Let the BEGIN of `_begin` be the only transaction control.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -108,22 +113,11 @@ def _install_listeners(engine: AsyncEngine, *, query_only: bool = False) -> None
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        if query_only:
-            # No BEGIN: each read is a transaction of its own, as every statement is
-            # under PostgreSQL's READ COMMITTED. The page and its total are one
-            # statement (repositories.page_and_total), so they always agree.
-            return
-        # One trip to the driver instead of SQLAlchemy's three (cursor, execute, close).
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        try:
-            conn.connection.dbapi_connection.run_async(
-                lambda driver: driver.execute_fetchall(statement)
-            )
-        except sqlite3.Error as error:  # a busy database, mostly: answered as unavailable
-            raise OperationalError(statement, None, error) from error
+    if not query_only:
+        # Readers send no BEGIN: each read is a transaction of its own, as every
+        # statement is under PostgreSQL's READ COMMITTED. The page and its total are one
+        # statement (repositories.page_and_total), so they always agree.
+        event.listen(engine.sync_engine, "begin", _begin)
 
     @event.listens_for(engine.sync_engine, "reset")
     def _on_reset(dbapi_conn: Any, _record: ConnectionPoolEntry, state: PoolResetState) -> None:
@@ -131,3 +125,15 @@ def _install_listeners(engine: AsyncEngine, *, query_only: bool = False) -> None
         # again a connection whose transaction the session has already ended.
         if state.asyncio_safe and dbapi_conn.driver_connection.in_transaction:
             dbapi_conn.rollback()
+
+
+def _begin(conn: Any) -> None:
+    # One trip to the driver instead of SQLAlchemy's three (cursor, execute, close).
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    try:
+        conn.connection.dbapi_connection.run_async(
+            lambda driver: driver.execute_fetchall(statement)
+        )
+    except sqlite3.Error as error:  # a busy database, mostly: answered as unavailable
+        raise OperationalError(statement, None, error) from error
