@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.schemas import Health
 from py_tests.assertions import assert_problem
 
 pytestmark = pytest.mark.smoke
@@ -129,6 +130,7 @@ def test_health_reports_status_environment_version_and_time(
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert set(body) == {"status", "timestamp", "environment", "version"}
+    Health.model_validate_json(response.content)  # the documented response model
     assert body["status"] == "healthy"
     assert body["environment"] == "dev"
     assert body["version"] == settings.version
