@@ -31,6 +31,7 @@ def assert_handled(response: httpx.Response) -> None:
 
 
 @pytest.mark.pagination
+@pytest.mark.slow
 @FUZZ
 @given(users=st.integers(min_value=0, max_value=24), page_size=st.integers(1, 12))
 def test_pages_partition_the_list_exactly(
@@ -97,6 +98,7 @@ def test_any_bearer_token_is_handled(anonymous: ApiClient, token: str) -> None:
 
 
 @pytest.mark.auth
+@pytest.mark.slow
 @FUZZ
 @given(password=st.text(min_size=1, max_size=64))
 def test_login_never_tells_unknown_user_from_wrong_password(

@@ -21,7 +21,7 @@ from py_tests.fixtures.clients import MakeTenant, Tenant
 from py_tests.fixtures.live import client_address
 from py_tests.plugin import Target
 
-pytestmark = [pytest.mark.security]
+pytestmark = [pytest.mark.security, pytest.mark.slow]
 
 
 @pytest.fixture
