@@ -14,7 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Executable
+from sqlalchemy.exc import StatementError
 
+from app.config import Settings
+from app.db.repositories import PageQuery, ScopedFiles, ScopedUsers
+from app.db.session import Database
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
@@ -164,3 +169,37 @@ async def test_lists_stay_scoped_under_concurrent_bulk_creates(
     for tenant, rows in zip(tenants, pages, strict=True):
         assert len(rows) == 16
         assert {row["tenant_id"] for row in rows} == {tenant.id}
+
+
+def scoped_statements() -> list[Any]:
+    """Every statement the tenant-scoped repositories keep built (app/db/repositories.py)."""
+    found = []
+    for scope in (ScopedUsers, ScopedFiles):
+        for name, value in vars(scope).items():
+            kept = value.statements if isinstance(value, PageQuery) else (value,)
+            for number, statement in enumerate(kept):
+                if isinstance(statement, Executable):
+                    found.append(pytest.param(statement, id=f"{scope.__name__}.{name}.{number}"))
+    return found
+
+
+@pytest.mark.inprocess
+@pytest.mark.parametrize("statement", scoped_statements())
+def test_every_scoped_statement_is_filtered_by_a_bound_tenant(statement: Executable) -> None:
+    compiled = statement.compile()
+    assert "tenant_id" in compiled.params, str(compiled)
+    assert "tenant_id = :tenant_id" in str(compiled).replace("files.", "").replace("users.", "")
+
+
+@pytest.mark.asyncio
+@pytest.mark.inprocess
+async def test_a_scoped_statement_run_without_its_tenant_is_refused(settings: Settings) -> None:
+    """Never answered with every tenant's rows: a bound parameter needs its value."""
+    db = Database(settings.effective_database_url)
+    try:
+        page, _ = ScopedUsers._PAGE.statements
+        async with db.session() as session:
+            with pytest.raises(StatementError, match="tenant_id"):
+                await session.execute(page, {"offset": 0, "limit": 20})
+    finally:
+        await db.dispose()

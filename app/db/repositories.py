@@ -1,8 +1,9 @@
 """SQL of the service. Tenant-owned rows are reachable only through `TenantScope`.
 
 `TenantScope` is built from an authenticated principal's tenant id and every query it
-offers starts from a statement already filtered by that tenant, so a missing tenant
-filter cannot be written by accident. The unscoped repositories (`Tenants`,
+offers is a statement already filtered by tenant, whose value the scope binds: a
+missing tenant filter cannot be written by accident, and a statement run without the
+tenant's value is an error, never another tenant's rows. The unscoped repositories (`Tenants`,
 `Accounts`, `Sessions`) serve registration, authentication and the platform operator;
 they expose no listing of another tenant's users.
 """
@@ -10,9 +11,20 @@ they expose no listing of another tenant's users.
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, event, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Executable,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import bindparam as param
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuthSession, StoredFile, Tenant, User, utcnow
@@ -21,28 +33,49 @@ from app.db.state_cache import StateCache
 Entity = TypeVar("Entity")
 
 
-async def page_and_total(
-    session: AsyncSession,
-    entity: type[Entity],
-    conditions: Sequence[ColumnElement[bool]],
-    order_by: Sequence[Any],
-    *,
-    offset: int,
-    limit: int,
-) -> tuple[Sequence[Entity], int]:
+# The statements of the hottest reads are built once, here, with their values as bound
+# parameters (`param`). Building a statement and its cache key on every call cost more
+# than SQLite takes to answer it: ~0.4 ms of a page's ~1.3 ms of database work, measured
+# in-process. Values still never enter the SQL text.
+
+
+class PageQuery(Generic[Entity]):
     """A page of the rows that match, and how many match, in one statement: the count
     rides on each row as an uncorrelated scalar subquery, which SQLite and PostgreSQL
     compute once. Only a page past the end, with no row to carry it, costs a second
     query. (A window `count(*) OVER ()` would sort every matching row first.)"""
-    total = select(func.count()).select_from(entity).where(*conditions)
-    carried = total.scalar_subquery().correlate(None)  # counts the table, not the row
-    stmt = select(entity, carried).where(*conditions).order_by(*order_by)
-    rows = (await session.execute(stmt.offset(offset).limit(limit))).all()
-    if rows:
-        return [row[0] for row in rows], rows[0][1]
-    if offset == 0:
-        return [], 0  # not even a first row: nothing matches
-    return [], await session.scalar(total) or 0
+
+    def __init__(
+        self,
+        entity: type[Entity],
+        conditions: Sequence[ColumnElement[bool]],
+        order_by: Sequence[Any],
+    ) -> None:
+        self._total = select(func.count()).select_from(entity).where(*conditions)
+        carried = self._total.scalar_subquery().correlate(None)  # the table, not the row
+        self._page = (
+            select(entity, carried)
+            .where(*conditions)
+            .order_by(*order_by)
+            .offset(param("offset", type_=BigInteger))
+            .limit(param("limit", type_=BigInteger))
+        )
+
+    @property
+    def statements(self) -> tuple[Executable, Executable]:
+        """(the page with its total, the total alone)."""
+        return self._page, self._total
+
+    async def run(
+        self, session: AsyncSession, *, offset: int, limit: int, **values: Any
+    ) -> tuple[Sequence[Entity], int]:
+        page = {**values, "offset": offset, "limit": limit}
+        rows = (await session.execute(self._page, page)).all()
+        if rows:
+            return [row[0] for row in rows], rows[0][1]
+        if offset == 0:
+            return [], 0  # not even a first row: nothing matches
+        return [], await session.scalar(self._total, values) or 0
 
 
 class Tenants:
@@ -144,22 +177,24 @@ class Sessions:
             cache.put((session_id, user_id), state, generation)
         return state
 
-    async def _read_state(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionState | None:
-        stmt = (
-            select(
-                AuthSession.revoked_at,
-                AuthSession.expires_at,
-                AuthSession.refresh_jti,
-                User.is_active,
-                User.role,
-                User.tenant_id,
-                Tenant.is_active,
-            )
-            .join(User, User.id == AuthSession.user_id)
-            .outerjoin(Tenant, Tenant.id == User.tenant_id)
-            .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+    _STATE = (
+        select(
+            AuthSession.revoked_at,
+            AuthSession.expires_at,
+            AuthSession.refresh_jti,
+            User.is_active,
+            User.role,
+            User.tenant_id,
+            Tenant.is_active,
         )
-        row = (await self._session.execute(stmt)).one_or_none()
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(Tenant, Tenant.id == User.tenant_id)
+        .where(AuthSession.id == param("session_id"), AuthSession.user_id == param("user_id"))
+    )
+
+    async def _read_state(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionState | None:
+        values = {"session_id": session_id, "user_id": user_id}
+        row = (await self._session.execute(self._STATE, values)).one_or_none()
         if row is None:
             return None
         revoked_at, expires_at, refresh_jti, user_active, role, tenant_id, tenant_active = row
@@ -222,12 +257,17 @@ class Sessions:
 
 
 class ScopedUsers:
+    _OWN = User.tenant_id == param("tenant_id")
+    _BY_ID = select(User).where(_OWN, User.id == param("id"))
+    _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+    _ORDER = (User.created_at, User.id)
+    _PAGE = PageQuery(User, [_OWN], _ORDER)
+    _ACTIVE_PAGE = PageQuery(User, [_OWN, User.is_active.is_(True)], _ORDER)
+    _ACTIVE_ADMINS = select(User.id).where(_OWN, User.role == "admin", User.is_active.is_(True))
+
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self._session = session
         self._tenant_id = tenant_id
-
-    def _select(self) -> Select[User]:
-        return select(User).where(User.tenant_id == self._tenant_id)
 
     def add(self, user: User) -> None:
         user.tenant_id = self._tenant_id
@@ -235,51 +275,46 @@ class ScopedUsers:
 
     async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
         """With `for_update`, concurrent writers of this row take turns (PostgreSQL)."""
-        stmt = self._select().where(User.id == user_id)
-        return await self._session.scalar(stmt.with_for_update() if for_update else stmt)
+        stmt = self._BY_ID_FOR_UPDATE if for_update else self._BY_ID
+        return await self._session.scalar(stmt, {"tenant_id": self._tenant_id, "id": user_id})
 
     async def page(
         self, *, offset: int, limit: int, active_only: bool
     ) -> tuple[Sequence[User], int]:
         """(the page, how many users there are in all)."""
-        conditions = [User.tenant_id == self._tenant_id]
-        if active_only:
-            conditions.append(User.is_active.is_(True))
-        order = (User.created_at, User.id)
-        return await page_and_total(
-            self._session, User, conditions, order, offset=offset, limit=limit
-        )
+        query = self._ACTIVE_PAGE if active_only else self._PAGE
+        return await query.run(self._session, offset=offset, limit=limit, tenant_id=self._tenant_id)
 
     async def active_admin_ids(self) -> set[uuid.UUID]:
         """Locks the tenant row first (PostgreSQL), so concurrent demotions serialize."""
         await self._session.execute(
             select(Tenant.id).where(Tenant.id == self._tenant_id).with_for_update()
         )
-        stmt = self._select().where(User.role == "admin", User.is_active.is_(True))
-        return {u.id for u in (await self._session.scalars(stmt)).all()}
+        admins = await self._session.scalars(self._ACTIVE_ADMINS, {"tenant_id": self._tenant_id})
+        return set(admins.all())
 
 
 class ScopedFiles:
+    _OWN = StoredFile.tenant_id == param("tenant_id")
+    _BY_ID = select(StoredFile).where(_OWN, StoredFile.id == param("id"))
+    _PAGE = PageQuery(StoredFile, [_OWN], (StoredFile.uploaded_at, StoredFile.id))
+
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         self._session = session
         self._tenant_id = tenant_id
-
-    def _select(self) -> Select[StoredFile]:
-        return select(StoredFile).where(StoredFile.tenant_id == self._tenant_id)
 
     def add(self, stored: StoredFile) -> None:
         stored.tenant_id = self._tenant_id
         self._session.add(stored)
 
     async def get(self, file_id: uuid.UUID) -> StoredFile | None:
-        return await self._session.scalar(self._select().where(StoredFile.id == file_id))
+        values = {"tenant_id": self._tenant_id, "id": file_id}
+        return await self._session.scalar(self._BY_ID, values)
 
     async def page(self, *, offset: int, limit: int) -> tuple[Sequence[StoredFile], int]:
         """(the page, how many files there are in all)."""
-        conditions = [StoredFile.tenant_id == self._tenant_id]
-        order = (StoredFile.uploaded_at, StoredFile.id)
-        return await page_and_total(
-            self._session, StoredFile, conditions, order, offset=offset, limit=limit
+        return await self._PAGE.run(
+            self._session, offset=offset, limit=limit, tenant_id=self._tenant_id
         )
 
     async def delete(self, stored: StoredFile) -> None:

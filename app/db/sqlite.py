@@ -116,7 +116,7 @@ def _install_listeners(engine: AsyncEngine, *, query_only: bool = False) -> None
     if not query_only:
         # Readers send no BEGIN: each read is a transaction of its own, as every
         # statement is under PostgreSQL's READ COMMITTED. The page and its total are one
-        # statement (repositories.page_and_total), so they always agree.
+        # statement (repositories.PageQuery), so they always agree.
         event.listen(engine.sync_engine, "begin", _begin)
 
     @event.listens_for(engine.sync_engine, "reset")
