@@ -19,6 +19,8 @@ from app.runtime import Runtime
 from app.services.files import housekeeping
 
 logger = logging.getLogger("app")
+# How long shutdown waits for the start-up cleanup before cancelling it.
+HOUSEKEEPING_GRACE_S = 2.0
 
 DESCRIPTION = """Multi-tenant SaaS API: tenants, users with roles, files, JWT sessions.
 
@@ -44,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # A start-up cleanup still running gets a moment to end on its own: cancelled
+            # while aiosqlite's thread opens a connection for it, that thread would finish
+            # the connection for an event loop that is gone, and leak it.
+            await asyncio.wait({cleanup}, timeout=HOUSEKEEPING_GRACE_S)
             cleanup.cancel()
             await asyncio.gather(cleanup, return_exceptions=True)
             await runtime.close()
