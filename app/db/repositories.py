@@ -3,9 +3,9 @@
 `TenantScope` is built from an authenticated principal's tenant id and every query it
 offers is a statement already filtered by tenant, whose value the scope binds: a
 missing tenant filter cannot be written by accident, and a statement run without the
-tenant's value is an error, never another tenant's rows. The unscoped repositories (`Tenants`,
-`Accounts`, `Sessions`) serve registration, authentication and the platform operator;
-they expose no listing of another tenant's users.
+tenant's value is an error, never another tenant's rows. The unscoped repositories
+(`Tenants`, `Accounts`, `Sessions`) serve registration, authentication and the platform
+operator; they expose no listing of another tenant's users.
 """
 
 import uuid
