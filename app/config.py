@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # How long one process may answer a session's state (revoked? active? role?) from
     # memory instead of the database; 0 reads it on every call. See app/db/state_cache.py.
     session_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    # How long a page of a listing may be answered from memory while the database is
+    # unchanged (SQLite only; 0 turns it off). See app/api/listings.py.
+    listing_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # None: migrate on start-up in dev only; deployments run `python -m app migrate`.
     db_auto_migrate: bool | None = None
     redis_url: str | None = None

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from app.auth import Passwords, Tokens
 from app.config import Settings
+from app.db.listing_cache import ListingCache
 from app.db.session import Database
 from app.ratelimit import LoginThrottle, RateLimiter
 from app.storage import BlobStorage, build_storage
@@ -18,23 +19,26 @@ class Runtime:
     limiter: RateLimiter
     login_throttle: LoginThrottle
     storage: BlobStorage
+    listings: ListingCache
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
         limiter = RateLimiter(settings)
+        db = Database(
+            settings.effective_database_url,
+            echo=settings.database_echo,
+            state_cache_seconds=settings.session_cache_seconds,
+            timeout_seconds=settings.database_timeout_seconds,
+        )
         return cls(
             settings=settings,
-            db=Database(
-                settings.effective_database_url,
-                echo=settings.database_echo,
-                state_cache_seconds=settings.session_cache_seconds,
-                timeout_seconds=settings.database_timeout_seconds,
-            ),
+            db=db,
             tokens=Tokens(settings),
             passwords=Passwords(settings),
             limiter=limiter,
             login_throttle=LoginThrottle(limiter),
             storage=build_storage(settings),
+            listings=ListingCache(settings.listing_cache_seconds, db.data_version),
         )
 
     async def close(self) -> None:

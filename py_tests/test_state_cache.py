@@ -1,10 +1,14 @@
 """The session-state cache (app/db/state_cache.py): bounded in time, emptied by any
-revocation, and unable to keep a state whose read raced a revocation."""
+revocation, unable to keep a state whose read raced a revocation, and on SQLite ended
+by any commit."""
 
+import sqlite3
 import uuid
+from pathlib import Path
 
 import pytest
 
+from app.db.sqlite import DataVersion
 from app.db.state_cache import StateCache
 from py_tests.assertions import wait_for
 
@@ -15,7 +19,7 @@ KEY = (uuid.uuid4(), uuid.uuid4())
 
 def test_a_state_is_answered_until_its_time_runs_out() -> None:
     cache: StateCache[str] = StateCache(ttl=0.2)
-    cache.put(KEY, "active", cache.generation)
+    cache.put(KEY, "active", cache.stamp())
     assert cache.get(KEY) == "active"
     assert cache.get((KEY[0], uuid.uuid4())) is None  # another user of the same session id
     wait_for(lambda: cache.get(KEY) is None, deadline_s=2, interval_s=0.02)
@@ -23,14 +27,14 @@ def test_a_state_is_answered_until_its_time_runs_out() -> None:
 
 def test_revocation_empties_the_cache() -> None:
     cache: StateCache[str] = StateCache(ttl=60)
-    cache.put(KEY, "active", cache.generation)
+    cache.put(KEY, "active", cache.stamp())
     cache.invalidate()
     assert cache.get(KEY) is None
 
 
 def test_a_read_that_raced_a_revocation_is_not_kept() -> None:
     cache: StateCache[str] = StateCache(ttl=60)
-    started = cache.generation  # a request begins reading the state...
+    started = cache.stamp()  # a request begins reading the state...
     cache.invalidate()  # ...another revokes the session and commits...
     cache.put(KEY, "active as read before the commit", started)
     assert cache.get(KEY) is None
@@ -38,5 +42,28 @@ def test_a_read_that_raced_a_revocation_is_not_kept() -> None:
 
 def test_zero_seconds_turns_the_cache_off() -> None:
     cache: StateCache[str] = StateCache(ttl=0)
-    cache.put(KEY, "active", cache.generation)
+    cache.put(KEY, "active", cache.stamp())
+    assert cache.get(KEY) is None
+
+
+def test_a_commit_by_another_connection_ends_a_kept_state(tmp_path: Path) -> None:
+    """On SQLite the database's change counter is checked on every answer."""
+    path = str(tmp_path / "states.db")
+    sqlite3.connect(path).close()
+    probe = DataVersion(path)
+    try:
+        cache: StateCache[str] = StateCache(ttl=60, version=probe)
+        cache.put(KEY, "active", cache.stamp())
+        assert cache.get(KEY) == "active"
+        with sqlite3.connect(path) as other:  # another worker, or the CLI, commits
+            other.execute("CREATE TABLE elsewhere (x INTEGER)")
+        assert cache.get(KEY) is None
+    finally:
+        probe.close()
+
+
+def test_a_state_read_when_the_version_could_not_be_is_not_kept(tmp_path: Path) -> None:
+    probe = DataVersion(str(tmp_path / "missing" / "states.db"))  # cannot be opened
+    cache: StateCache[str] = StateCache(ttl=60, version=probe)
+    cache.put(KEY, "active", cache.stamp())
     assert cache.get(KEY) is None

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import FileServiceDep, PageDep, require
+from app.api.listings import answer_page, cached_listing
 from app.api.responses import API_V1, problems
 from app.permissions import Action
 from app.schemas import FileOut, Page
@@ -67,8 +68,9 @@ async def upload_file(request: Request, service: FileServiceDep) -> FileOut:
     response_model=Page[FileOut],
     responses=problems(401, 403, 422, 429),
 )
-async def list_files(service: FileServiceDep, paging: PageDep) -> Page[FileOut]:
-    return await service.page(paging)
+@cached_listing
+async def list_files(request: Request, service: FileServiceDep, paging: PageDep) -> Response:
+    return await answer_page(request, lambda: service.page(paging))
 
 
 @router.get(

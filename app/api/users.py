@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from app.api.deps import PageDep, UserServiceDep, require
+from app.api.listings import answer_page, cached_listing
 from app.api.responses import API_V1, problems
 from app.permissions import Action
 from app.schemas import BulkUserCreate, Page, UserCreate, UserOut, UserUpdate
@@ -19,12 +20,14 @@ ID_ROUTE_ERRORS = problems(401, 403, 404, 422, 429)
     response_model=Page[UserOut],
     responses=problems(401, 403, 422, 429),
 )
+@cached_listing
 async def list_users(
+    request: Request,
     service: UserServiceDep,
     paging: PageDep,
     active_only: Annotated[bool, Query(description="Hide deactivated users")] = False,
-) -> Page[UserOut]:
-    return await service.page(paging, active_only=active_only)
+) -> Response:
+    return await answer_page(request, lambda: service.page(paging, active_only=active_only))
 
 
 @router.post(

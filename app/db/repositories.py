@@ -171,10 +171,10 @@ class Sessions:
         cached = cache.get((session_id, user_id))
         if cached is not None:
             return cached
-        generation = cache.generation
+        stamp = cache.stamp()
         state = await self._read_state(session_id, user_id)
         if state is not None and not state.revoked:
-            cache.put((session_id, user_id), state, generation)
+            cache.put((session_id, user_id), state, stamp)
         return state
 
     _STATE = (

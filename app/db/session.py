@@ -46,16 +46,19 @@ class Database:
             }
         self.engine: AsyncEngine
         self.read_engine: AsyncEngine
+        # Whether anything was committed since an earlier read; SQLite only.
+        self.data_version: sqlite.DataVersion | None = None
         if self.is_sqlite:
             sqlite.ensure_directory(url)
             self.engine = sqlite.writer_engine(parsed, **kwargs)
             self.read_engine = self.engine
             if sqlite.has_separate_readers(parsed):
                 self.read_engine = sqlite.reader_engine(parsed, **kwargs)
+            self.data_version = sqlite.data_version(parsed)
         else:
             self.engine = self.read_engine = create_async_engine(url, **kwargs)
         # Reached by the repositories through `session.info` (see app/db/state_cache.py).
-        self.state_cache: StateCache[Any] = StateCache(state_cache_seconds)
+        self.state_cache: StateCache[Any] = StateCache(state_cache_seconds, self.data_version)
         info = {"state_cache": self.state_cache}
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, info=info)
         self._writer = async_sessionmaker(
@@ -75,6 +78,8 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self.data_version is not None:
+            self.data_version.close()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

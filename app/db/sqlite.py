@@ -137,3 +137,50 @@ def _begin(conn: Any) -> None:
         )
     except sqlite3.Error as error:  # a busy database, mostly: answered as unavailable
         raise OperationalError(statement, None, error) from error
+
+
+class DataVersion:
+    """Whether the database changed: SQLite's `PRAGMA data_version`, read on a
+    connection of its own that never writes.
+
+    SQLite changes that number whenever another connection commits, in this process or
+    any other (another worker, the CLI), so an answer cached at one value is still the
+    database's answer while the number is unchanged (app/api/listings.py). Reading it
+    costs a few microseconds on the loop. A database that cannot answer at once (locked
+    for a WAL reset, gone) answers None, and the caller reads the database instead.
+
+    The number is counted per connection, so a version is (connection, number): after
+    the probe reopens its connection, no version read before it matches again.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+        self._opened = 0
+
+    def read(self) -> tuple[int, int] | None:
+        try:
+            if self._connection is None:
+                self._opened += 1
+                self._connection = sqlite3.connect(
+                    self._path,
+                    timeout=0,  # never hold the loop: a busy file is a cache miss
+                    isolation_level=None,
+                    check_same_thread=False,  # opened wherever the first request runs
+                )
+                self._connection.execute("PRAGMA query_only=ON")
+            row = self._connection.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            self.close()
+            return None
+        return self._opened, int(row[0])
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def data_version(url: URL) -> DataVersion | None:
+    """The change counter of a file database that other connections reach by path."""
+    return DataVersion(url.database or "") if has_separate_readers(url) else None

@@ -6,25 +6,37 @@ answers instead for at most `ttl` seconds. Any revocation made through this proc
 empties it at once, and again when the revoking transaction commits, so a read that
 raced the revocation cannot put the old state back (the generation guards that).
 
-What changes outside this process (another worker, the CLI) is seen within `ttl`
-seconds. `SESSION_CACHE_SECONDS=0` turns the cache off; `app serve --workers N` with
-N > 1 turns it off unless the setting is given.
+On SQLite a kept state is also stamped with the database's change counter as it read
+before the state was (app/db/sqlite.py, `DataVersion`), and is answered only while the
+counter reads the same: a commit anywhere, by another worker or the CLI too, means the
+next call reads the state again. Elsewhere (PostgreSQL), what changes outside this
+process is seen within `ttl` seconds. `SESSION_CACHE_SECONDS=0` turns the cache off;
+`app serve --workers N` with N > 1 turns it off unless the setting is given.
 """
 
 import time
 import uuid
 from typing import Any, Generic, TypeVar
 
+from app.db.sqlite import DataVersion
+
 State = TypeVar("State")
 Key = tuple[uuid.UUID, uuid.UUID]
+# What a read began at: the cache's generation, and the database's version if it has one.
+Stamp = tuple[int, tuple[int, int] | None]
 MAX_ENTRIES = 100_000
 
 
 class StateCache(Generic[State]):
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, version: DataVersion | None = None) -> None:
         self.ttl = ttl
         self.generation = 0
-        self._entries: dict[Key, tuple[float, State]] = {}
+        self._version = version
+        self._entries: dict[Key, tuple[float, tuple[int, int] | None, State]] = {}
+
+    def stamp(self) -> Stamp:
+        """Taken before the state is read; `put` keeps the state only if it still holds."""
+        return self.generation, self._version.read() if self._version else None
 
     def get(self, key: Key) -> State | None:
         if self.ttl <= 0:
@@ -32,15 +44,21 @@ class StateCache(Generic[State]):
         entry = self._entries.get(key)
         if entry is None or entry[0] <= time.monotonic():
             return None
-        return entry[1]
+        if self._version is not None and entry[1] != self._version.read():
+            return None
+        return entry[2]
 
-    def put(self, key: Key, state: State, generation: int) -> None:
-        """Keeps `state` if nothing was revoked since its read began (`generation`)."""
+    def put(self, key: Key, state: State, stamp: Stamp) -> None:
+        """Keeps `state` if nothing was revoked since its read began, and the database's
+        version (where there is one) could be read then."""
+        generation, version = stamp
         if self.ttl <= 0 or generation != self.generation:
+            return
+        if self._version is not None and version is None:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, state)
+        self._entries[key] = (time.monotonic() + self.ttl, version, state)
 
     def invalidate(self, *_: Any) -> None:
         self.generation += 1

@@ -14,13 +14,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Passwords, Principal, TokenClaims, Tokens, TokenType, new_jti
 from app.db.models import AuthSession, User
-from app.db.repositories import Accounts, Sessions, Tenants
+from app.db.repositories import Accounts, Sessions, SessionState, Tenants
 from app.db.session import Database
 from app.errors import Forbidden, RateLimited, Unauthorized
 from app.ratelimit import LoginThrottle
 from app.schemas import TokenPair
 
 INVALID_LOGIN = "Invalid username or password"
+
+
+def principal_from(claims: TokenClaims, state: SessionState | None) -> Principal:
+    """Who a verified access token speaks for, given its session's state."""
+    if state is None or state.revoked:
+        raise Unauthorized("The session has ended")
+    if not (state.user_active and state.tenant_active):
+        raise Unauthorized("The account is deactivated")
+    return Principal(
+        user_id=claims.user_id,
+        tenant_id=state.tenant_id,
+        role=state.role,
+        session_id=claims.session_id,
+    )
 
 
 class TokenService:
@@ -94,20 +108,7 @@ class TokenService:
 
     async def authenticate(self, access_token: str) -> Principal:
         claims = self._tokens.decode(access_token, expected_type="access")
-        return await self.principal_of(claims)
-
-    async def principal_of(self, claims: TokenClaims) -> Principal:
-        state = await self._sessions.state(claims.session_id, claims.user_id)
-        if state is None or state.revoked:
-            raise Unauthorized("The session has ended")
-        if not (state.user_active and state.tenant_active):
-            raise Unauthorized("The account is deactivated")
-        return Principal(
-            user_id=claims.user_id,
-            tenant_id=state.tenant_id,
-            role=state.role,
-            session_id=claims.session_id,
-        )
+        return principal_from(claims, await self._sessions.state(claims.session_id, claims.user_id))
 
     async def _tenant_active(self, user: User) -> bool:
         if user.tenant_id is None:  # a platform operator

@@ -1,0 +1,136 @@
+"""Pages of a listing answered from memory while the database is unchanged.
+
+A page of `GET /api/v1/users` or `GET /api/v1/files` is the same answer for everyone
+in a tenant who may list, until something in the database changes. On the embedded
+SQLite default, the route keeps the JSON it answered for at most
+`LISTING_CACHE_SECONDS`, stamped with the database's change counter as it read before
+the page's query ran (app/db/sqlite.py, `DataVersion`). A later call for the same page
+of the same tenant, with the same query string, is answered from memory by
+`ListingLane` only when:
+
+- its token verifies and has not expired, as on every call (app/auth.py);
+- its session's state (not revoked, user and tenant active, a role that may list) is
+  in the session-state cache, which the routes fill and every revocation through this
+  process empties (app/db/state_cache.py);
+- the rate limiter admits it, counted in the same bucket as the route's own calls;
+- the change counter still reads what it read before the kept page was queried: any
+  commit since, by this process or another (a worker, the CLI), means a fresh read.
+
+The lane answers before FastAPI's routing and dependency solving, which cost several
+times what the rest of such an answer does. Whenever it cannot vouch for a call, it
+steps aside before counting it and the route answers as it always does, errors
+included. On PostgreSQL nothing is kept: it has no such counter to check.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.db.listing_cache import ListingCache
+from app.errors import Unauthorized
+from app.permissions import Action, allowed, declared_action
+from app.runtime import Runtime
+from app.services.tokens import principal_from
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def cached_listing(endpoint: Endpoint) -> Endpoint:
+    """Marks a route whose pages `ListingLane` may answer. The route answers through
+    `answer_page`, and declares `require(action)` like every /api/v1 route."""
+    endpoint.cached_listing = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+async def answer_page(request: Request, read: Callable[[], Awaitable[BaseModel]]) -> Response:
+    """The page that `read` queries, as JSON, kept for the lane when the cache is on."""
+    listings: ListingCache = request.app.state.runtime.listings
+    stamp = listings.stamp()
+    body = (await read()).model_dump_json().encode()
+    principal = request.state.principal
+    key = (request.scope["route"].path, principal.tenant_id, request.scope["query_string"])
+    listings.put(key, body, stamp)
+    return Response(body, media_type="application/json")
+
+
+class ListingLane:
+    """Answers a kept page without routing (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._routes: list[tuple[APIRoute, Action]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and await self._answer(scope, send):
+            return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope: Scope, send: Send) -> bool:
+        runtime: Runtime = scope["app"].state.runtime
+        if not runtime.listings.enabled:
+            return False
+        listing = self._listing(scope)
+        token = _bearer_token(scope)
+        if listing is None or token is None:
+            return False
+        route, action = listing
+        try:
+            claims = runtime.tokens.decode(token, expected_type="access")
+            state = runtime.db.state_cache.get((claims.session_id, claims.user_id))
+            principal = principal_from(claims, state)
+        except Unauthorized:
+            return False
+        if principal.tenant_id is None or not allowed(principal.role, action):
+            return False
+        body = runtime.listings.get((route.path, principal.tenant_id, scope["query_string"]))
+        if body is None:
+            return False
+        request_state = scope.setdefault("state", {})
+        if runtime.limiter.enabled:
+            # A refused call is not counted, so the route counting it again is exact.
+            endpoint = f"GET {route.path}"
+            decision = await runtime.limiter.hit(endpoint, f"user:{principal.user_id}")
+            if not decision.allowed:
+                return False
+            request_state["rate_limit"] = decision
+            request_state["rate_limit_headers"] = decision.headers()
+        request_state["principal"] = principal
+        scope["route"] = route  # named in the access log, as a routed call's is
+        headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    def _listing(self, scope: Scope) -> tuple[APIRoute, Action] | None:
+        if self._routes is None:
+            self._routes = [
+                (route, _action_of(route))
+                for route in scope["app"].router.routes
+                if isinstance(route, APIRoute) and getattr(route.endpoint, "cached_listing", False)
+            ]
+        for route, action in self._routes:
+            if route.matches(scope)[0] is Match.FULL:
+                return route, action
+        return None
+
+
+def _action_of(route: APIRoute) -> Action:
+    actions = [
+        a for d in route.dependencies if d.dependency and (a := declared_action(d.dependency))
+    ]
+    assert len(actions) == 1, f"{route.path} must declare exactly one require(action)"
+    return actions[0]
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token if scheme.lower() == "bearer" and token else None
+    return None

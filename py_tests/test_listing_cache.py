@@ -1,0 +1,232 @@
+"""Listing pages answered from memory (app/api/listings.py): only while the database is
+unchanged, only to a caller who may list that tenant, and counted by the rate limiter
+like any other call."""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.db.sqlite import DataVersion
+from app.runtime import Runtime
+from py_tests.assertions import assert_problem, assert_unauthorized, wait_for
+from py_tests.fixtures.clients import Member, Tenant
+
+pytestmark = [pytest.mark.pagination, pytest.mark.inprocess]
+PAGE = "/api/v1/users?page=1&page_size=5"
+FILES = "/api/v1/files?page=1&page_size=5"
+
+
+def runtime_of(client: TestClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+@contextmanager
+def statements(client: TestClient) -> Iterator[list[str]]:
+    """The SQL statements the app sends while the block runs."""
+    db = runtime_of(client).db
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    engines = {db.engine.sync_engine, db.read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+def kept_page(client: TestClient, api: Any, url: str = PAGE) -> httpx.Response:
+    """Asks for a page until it is answered from memory; returns that answer."""
+    first = api.get(url)
+    assert first.status_code == 200, first.text
+    with statements(client) as sent:
+        again = api.get(url)
+    assert again.status_code == 200, again.text
+    assert sent == [], "the second call for an unchanged page read the database"
+    assert again.content == first.content
+    return again
+
+
+@pytest.fixture
+def sqlite_file(client: TestClient) -> str:
+    if runtime_of(client).db.data_version is None:
+        pytest.skip("pages are kept only where the database has a change counter (SQLite)")
+    return make_url(runtime_of(client).settings.effective_database_url).database or ""
+
+
+def test_an_unchanged_page_is_answered_from_memory_as_the_route_answers_it(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    answer = kept_page(client, tenant_a.admin.api)
+
+    assert answer.headers["content-type"] == "application/json"
+    assert int(answer.headers["content-length"]) == len(answer.content)
+    assert answer.headers["x-request-id"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    limit = runtime_of(client).settings.rate_limit_per_minute
+    assert answer.headers["x-ratelimit-limit"] == str(limit)
+    body = answer.json()
+    assert body["total_count"] == 1
+    assert [u["id"] for u in body["data"]] == [tenant_a.admin.id]
+
+
+def test_a_write_through_the_api_is_seen_by_the_next_call(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    kept_page(client, tenant_a.admin.api)
+    member = tenant_a.make_user()
+
+    body = tenant_a.admin.api.get(PAGE).json()
+
+    assert body["total_count"] == 2
+    assert member.id in {u["id"] for u in body["data"]}
+
+
+def test_a_commit_by_another_process_is_seen_by_the_next_call(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    """No waiting for the page to expire: the change counter moved, so it is read again."""
+    kept_page(client, tenant_a.admin.api)
+    other = sqlite3.connect(sqlite_file, isolation_level=None)
+    try:
+        other.execute(
+            "UPDATE users SET full_name = 'Renamed Elsewhere' WHERE id = ?",
+            (tenant_a.admin.id.replace("-", ""),),
+        )
+        assert other.total_changes == 1
+    finally:
+        other.close()
+
+    body = tenant_a.admin.api.get(PAGE).json()
+
+    assert body["data"][0]["full_name"] == "Renamed Elsewhere"
+
+
+def test_a_file_upload_is_seen_by_the_next_call(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    empty = kept_page(client, tenant_a.admin.api, FILES).json()
+    assert empty["total_count"] == 0
+    uploaded = tenant_a.admin.api.post(
+        "/api/v1/files/upload", files={"file": ("notes.txt", b"kept pages", "text/plain")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    body = tenant_a.admin.api.get(FILES).json()
+
+    assert [f["id"] for f in body["data"]] == [uploaded.json()["id"]]
+
+
+def test_a_session_ended_by_logout_is_refused_while_its_page_is_kept(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+) -> None:
+    kept_page(client, tenant_a_member.api)
+    assert tenant_a_member.api.post("/auth/logout").status_code == 204
+
+    assert_unauthorized(tenant_a_member.api.get(PAGE))
+    assert tenant_a.admin.api.get(PAGE).status_code == 200
+
+
+def test_a_deactivated_member_is_refused_while_its_page_is_kept(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+) -> None:
+    kept_page(client, tenant_a_member.api)
+    assert tenant_a.admin.api.delete(f"/api/v1/users/{tenant_a_member.id}").status_code == 204
+
+    assert_unauthorized(tenant_a_member.api.get(PAGE))
+
+
+def test_another_tenant_never_gets_a_kept_page(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Same path, same query string: the tenant is part of what a page is kept under."""
+    kept_page(client, tenant_a.admin.api)
+
+    body = kept_page(client, tenant_b.admin.api).json()
+
+    assert {u["tenant_id"] for u in body["data"]} == {tenant_b.id}
+    assert [u["id"] for u in body["data"]] == [tenant_b.admin.id]
+
+
+@pytest.mark.rate_limit
+@pytest.mark.settings(rate_limit_per_minute=3)
+def test_answers_from_memory_count_against_the_rate_limit(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    first = tenant_a.admin.api.get(PAGE)
+    with statements(client) as sent:
+        kept = [tenant_a.admin.api.get(PAGE) for _ in range(2)]
+    assert sent == []
+    refused = tenant_a.admin.api.get(PAGE)
+
+    remaining = [r.headers["x-ratelimit-remaining"] for r in (first, *kept)]
+    assert remaining == ["2", "1", "0"]
+    assert_problem(refused, 429)
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+@pytest.mark.settings(listing_cache_seconds=0.3)
+def test_a_page_is_kept_for_a_bounded_time(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    kept_page(client, tenant_a.admin.api)
+
+    def read_again() -> bool:
+        with statements(client) as sent:
+            assert tenant_a.admin.api.get(PAGE).status_code == 200
+        return bool(sent)
+
+    wait_for(read_again, deadline_s=3, interval_s=0.05)
+
+
+@pytest.mark.settings(listing_cache_seconds=0)
+def test_zero_seconds_reads_every_page(client: TestClient, tenant_a: Tenant) -> None:
+    assert tenant_a.admin.api.get(PAGE).status_code == 200
+    with statements(client) as sent:
+        assert tenant_a.admin.api.get(PAGE).status_code == 200
+    assert sent
+
+
+def test_no_page_is_kept_without_a_change_counter(
+    settings: Settings, client: TestClient, tenant_a: Tenant
+) -> None:
+    """PostgreSQL has no equivalent of SQLite's data_version: every page is read."""
+    if make_url(settings.effective_database_url).get_backend_name() == "sqlite":
+        pytest.skip("a database without a change counter")
+    assert not runtime_of(client).listings.enabled
+    assert tenant_a.admin.api.get(PAGE).status_code == 200
+    with statements(client) as sent:
+        assert tenant_a.admin.api.get(PAGE).status_code == 200
+    assert sent
+
+
+def test_the_change_counter_moves_with_other_connections_commits(sqlite_file: str) -> None:
+    probe = DataVersion(sqlite_file)
+    try:
+        before = probe.read()
+        assert before is not None
+        assert probe.read() == before  # nothing committed since
+        other = sqlite3.connect(sqlite_file, isolation_level=None)
+        other.execute("CREATE TABLE IF NOT EXISTS probe_check (x INTEGER)")
+        other.close()
+        moved = probe.read()
+        assert moved is not None
+        assert moved != before
+        probe.close()
+        # A reopened probe counts afresh: nothing read before matches it again.
+        assert probe.read() not in (before, moved)
+    finally:
+        probe.close()
