@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db import sqlite
 from app.db.migrate import upgrade
 from app.db.models import User
 from app.db.repositories import Accounts
@@ -40,8 +42,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()  # refuse to start on a weak configuration, readably
-    if args.workers > 1:
-        # Workers would not see each other's revocations in their memory caches.
+    if args.workers > 1 and not sqlite.counts_commits(make_url(settings.effective_database_url)):
+        # Workers would not see each other's revocations in their memory caches. On an
+        # SQLite file they do: every cached state is checked against its change counter.
         os.environ.setdefault("SESSION_CACHE_SECONDS", "0")
     uvicorn.run(
         "app.main:app",

@@ -2,6 +2,7 @@
 database (the app under `client` then serves the operator), and `migrate` on a fresh
 SQLite file."""
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -172,3 +173,31 @@ def test_migrate_builds_fresh_sqlite_file_and_is_idempotent(
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert versions == [(head,)]
     assert {"tenants", "users"} <= tables
+
+
+@pytest.mark.parametrize(
+    ("database_url", "cache_seconds"),
+    [
+        pytest.param("postgresql+asyncpg://saas@db.invalid/saas", "0", id="postgresql"),
+        pytest.param("sqlite+aiosqlite:///{folder}/app.db", None, id="sqlite-file"),
+    ],
+)
+def test_serve_with_workers_keeps_session_states_only_where_commits_are_visible(
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    database_url: str,
+    cache_seconds: str | None,
+) -> None:
+    """Workers do not share memory: on PostgreSQL their state caches are off by default;
+    an SQLite file's change counter shows each worker every commit, so there they stay."""
+    monkeypatch.setenv("SESSION_CACHE_SECONDS", "")  # so that undoing it removes it again
+    monkeypatch.delenv("SESSION_CACHE_SECONDS")
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: served.append(kwargs))
+
+    url = database_url.format(folder=tmp_path)
+    assert run_cli("serve", "--workers", "2", DATABASE_URL=url) == 0
+
+    assert served[0]["workers"] == 2
+    assert os.environ.get("SESSION_CACHE_SECONDS") == cache_seconds

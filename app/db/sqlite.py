@@ -181,6 +181,11 @@ class DataVersion:
             self._connection = None
 
 
+def counts_commits(url: URL) -> bool:
+    """Whether a `DataVersion` sees every commit to this database: an SQLite file that
+    other connections reach by path."""
+    return url.get_backend_name() == "sqlite" and has_separate_readers(url)
+
+
 def data_version(url: URL) -> DataVersion | None:
-    """The change counter of a file database that other connections reach by path."""
-    return DataVersion(url.database or "") if has_separate_readers(url) else None
+    return DataVersion(url.database or "") if counts_commits(url) else None

@@ -11,7 +11,7 @@ before the state was (app/db/sqlite.py, `DataVersion`), and is answered only whi
 counter reads the same: a commit anywhere, by another worker or the CLI too, means the
 next call reads the state again. Elsewhere (PostgreSQL), what changes outside this
 process is seen within `ttl` seconds. `SESSION_CACHE_SECONDS=0` turns the cache off;
-`app serve --workers N` with N > 1 turns it off unless the setting is given.
+`app serve --workers N` with N > 1 turns it off on PostgreSQL unless the setting is given.
 """
 
 import time
