@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db.listing_cache import ListingCache
@@ -64,7 +63,7 @@ class ListingLane:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: list[tuple[APIRoute, Action]] | None = None
+        self._routes: dict[str, tuple[APIRoute, Action]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and await self._answer(scope, send):
@@ -72,12 +71,12 @@ class ListingLane:
         await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, send: Send) -> bool:
-        runtime: Runtime = scope["app"].state.runtime
-        if not runtime.listings.enabled:
-            return False
         listing = self._listing(scope)
+        if listing is None:
+            return False
+        runtime: Runtime = scope["app"].state.runtime
         token = _bearer_token(scope)
-        if listing is None or token is None:
+        if not runtime.listings.enabled or token is None:
             return False
         route, action = listing
         try:
@@ -108,16 +107,21 @@ class ListingLane:
         return True
 
     def _listing(self, scope: Scope) -> tuple[APIRoute, Action] | None:
+        """The listing route that this GET is for, if any: its path has no parameters,
+        so the path under the app's root path names it (a dict lookup, since every GET
+        passes here)."""
         if self._routes is None:
-            self._routes = [
-                (route, _action_of(route))
+            self._routes = {
+                route.path: (route, _action_of(route))
                 for route in scope["app"].router.routes
                 if isinstance(route, APIRoute) and getattr(route.endpoint, "cached_listing", False)
-            ]
-        for route, action in self._routes:
-            if route.matches(scope)[0] is Match.FULL:
-                return route, action
-        return None
+            }
+            assert not any("{" in path for path in self._routes), self._routes
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return self._routes.get(path)
 
 
 def _action_of(route: APIRoute) -> Action:
