@@ -9,7 +9,9 @@ and its ratio compares the two, so that a machine whose speed drifts (a shared h
 moves both sides of a ratio alike. Each round measures every endpoint once. Rate
 limits are raised, not switched off, so the limiter's cost is in every figure. The API
 runs with the production password-hash parameters; its tenant holds 1,000 users and a
-64 KiB file.
+64 KiB file. The users page is measured as served (on SQLite, an unchanged page is
+answered from memory: app/api/listings.py) and again on a second API that reads it from
+the database on every call (`LISTING_CACHE_SECONDS=0`).
 
 Then, over httpx: 50 users in one bulk call, 50 sequential creates and 50 concurrent
 creates (`asyncio.gather`), and the latency of `GET /health` while a bulk call runs.
@@ -48,6 +50,7 @@ from bench.wrk import Pair, run_wrk
 from harness.live_server import ROOT, LiveServer, free_port
 
 USERS_IN_TENANT = 1_000
+USERS_PAGE = "/api/v1/users?page=1&page_size=20"
 FILE_BYTES = (b"0123456789abcdef" * 63 + b"0123456789abcde\n") * 64  # 64 KiB of text
 RAISED_LIMITS = {"RATE_LIMIT_PER_MINUTE": "100000000", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
 READY_TIMEOUT_S = 30.0
@@ -205,20 +208,19 @@ def login_script(folder: Path, target: Target) -> Path:
 
 
 def measure_round(
-    floor_url: str, ours: Target, postgres: Target | None, seconds: int, script: Path
+    floor_url: str, ours: Target, pages: dict[str, Target], seconds: int, script: Path
 ) -> dict[str, Pair]:
+    """Every endpoint once; `pages` are other APIs whose users page is measured too."""
     auth = ours.headers
     results: dict[str, Pair] = {}
     plan = [
         ("health", f"{ours.base_url}/health", None, None),
-        ("users page", f"{ours.base_url}/api/v1/users?page=1&page_size=20", auth, None),
+        ("users page", f"{ours.base_url}{USERS_PAGE}", auth, None),
+        *((name, f"{t.base_url}{USERS_PAGE}", t.headers, None) for name, t in pages.items()),
         ("user by id", f"{ours.base_url}/api/v1/users/{ours.user_id}", auth, None),
         ("file 64 KiB", f"{ours.base_url}/api/v1/files/{ours.file_id}", auth, None),
         ("login (hash-bound)", f"{ours.base_url}/auth/login", None, script),
     ]
-    if postgres is not None:
-        url = f"{postgres.base_url}/api/v1/users?page=1&page_size=20"
-        plan.insert(2, ("users page, PostgreSQL", url, postgres.headers, None))
     for name, url, headers, lua in plan:
         floor = run_wrk(f"{floor_url}/hello", seconds=seconds)
         result = run_wrk(url, seconds=seconds, headers=headers, script=lua)
@@ -361,14 +363,17 @@ def main() -> int:
         sqlite_url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
         server = stack.enter_context(LiveServer({**RAISED_LIMITS, "DATABASE_URL": sqlite_url}))
         ours = prepare(server.base_url, sqlite_url)
-        postgres = None
+        read_url = f"sqlite+aiosqlite:///{folder / 'read-every-call.db'}"
+        read_env = {**RAISED_LIMITS, "DATABASE_URL": read_url, "LISTING_CACHE_SECONDS": "0"}
+        read_server = stack.enter_context(LiveServer(read_env))
+        pages = {"users page, read every call": prepare(read_server.base_url, read_url)}
         if args.postgres:
             pg_url = stack.enter_context(postgres_database(args.postgres))
             pg_server = stack.enter_context(LiveServer({**RAISED_LIMITS, "DATABASE_URL": pg_url}))
-            postgres = prepare(pg_server.base_url, pg_url)
+            pages["users page, PostgreSQL"] = prepare(pg_server.base_url, pg_url)
         script = login_script(folder, ours)
         for _ in range(args.rounds):
-            table.rounds.append(measure_round(floor_url, ours, postgres, args.seconds, script))
+            table.rounds.append(measure_round(floor_url, ours, pages, args.seconds, script))
         asyncio.run(measure_bulk(ours, table))
     report = markdown(table, args.seconds)
     reports = ROOT / "reports"
