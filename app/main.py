@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.api.files import UPLOAD_PATH
-from app.api.listings import ListingLane
+from app.api.listings import ListingLane, listing_routes
 from app.api.router import include_routes
 from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
@@ -65,10 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     _document_settings_limits(app)
     install_error_handlers(app)
-    app.add_middleware(ListingLane)
+    include_routes(app)
+    app.add_middleware(ListingLane, listings=listing_routes(app.router.routes))
     app.add_middleware(BodyLimitMiddleware, exempt_paths=frozenset({UPLOAD_PATH}))
     app.add_middleware(RequestContextMiddleware)
-    include_routes(app)
     return app
 
 

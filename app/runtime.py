@@ -38,7 +38,11 @@ class Runtime:
             limiter=limiter,
             login_throttle=LoginThrottle(limiter),
             storage=build_storage(settings),
-            listings=ListingCache(settings.listing_cache_seconds, db.data_version),
+            # Pages are answered only to callers whose session state is kept (app/api/listings.py).
+            listings=ListingCache(
+                settings.listing_cache_seconds if settings.session_cache_seconds > 0 else 0,
+                db.data_version,
+            ),
         )
 
     async def close(self) -> None:

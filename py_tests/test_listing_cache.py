@@ -2,9 +2,12 @@
 unchanged, only to a caller who may list that tenant, and counted by the rate limiter
 like any other call."""
 
+import logging
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,12 +17,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from app.db.listing_cache import MAX_BYTES, MAX_ENTRIES, ListingCache
 from app.db.sqlite import DataVersion
 from app.runtime import Runtime
 from py_tests.assertions import assert_problem, assert_unauthorized, wait_for
 from py_tests.fixtures.clients import Member, Tenant
 
-pytestmark = [pytest.mark.pagination, pytest.mark.inprocess]
+# Session states kept for a minute: a test never depends on one still being kept, and
+# each guard of the lane is then the only thing between a caller and a kept page.
+pytestmark = [
+    pytest.mark.pagination,
+    pytest.mark.inprocess,
+    pytest.mark.settings(session_cache_seconds=60),
+]
 PAGE = "/api/v1/users?page=1&page_size=5"
 FILES = "/api/v1/files?page=1&page_size=5"
 
@@ -60,6 +70,11 @@ def kept_page(client: TestClient, api: Any, url: str = PAGE) -> httpx.Response:
     return again
 
 
+def known_session(api: Any, member: Member) -> None:
+    """A call that keeps the caller's session state and commits nothing."""
+    assert api.get(f"/api/v1/users/{member.id}").status_code == 200
+
+
 @pytest.fixture
 def sqlite_file(client: TestClient) -> str:
     if runtime_of(client).db.data_version is None:
@@ -88,6 +103,7 @@ def test_a_write_through_the_api_is_seen_by_the_next_call(
 ) -> None:
     kept_page(client, tenant_a.admin.api)
     member = tenant_a.make_user()
+    known_session(tenant_a.admin.api, tenant_a.admin)  # only the page is left to check
 
     body = tenant_a.admin.api.get(PAGE).json()
 
@@ -109,6 +125,7 @@ def test_a_commit_by_another_process_is_seen_by_the_next_call(
         assert other.total_changes == 1
     finally:
         other.close()
+    known_session(tenant_a.admin.api, tenant_a.admin)
 
     body = tenant_a.admin.api.get(PAGE).json()
 
@@ -124,6 +141,7 @@ def test_a_file_upload_is_seen_by_the_next_call(
         "/api/v1/files/upload", files={"file": ("notes.txt", b"kept pages", "text/plain")}
     )
     assert uploaded.status_code == 201, uploaded.text
+    known_session(tenant_a.admin.api, tenant_a.admin)
 
     body = tenant_a.admin.api.get(FILES).json()
 
@@ -135,9 +153,9 @@ def test_a_session_ended_by_logout_is_refused_while_its_page_is_kept(
 ) -> None:
     kept_page(client, tenant_a_member.api)
     assert tenant_a_member.api.post("/auth/logout").status_code == 204
+    kept_page(client, tenant_a.admin.api)  # the same page, kept again after the logout
 
     assert_unauthorized(tenant_a_member.api.get(PAGE))
-    assert tenant_a.admin.api.get(PAGE).status_code == 200
 
 
 def test_a_deactivated_member_is_refused_while_its_page_is_kept(
@@ -145,8 +163,18 @@ def test_a_deactivated_member_is_refused_while_its_page_is_kept(
 ) -> None:
     kept_page(client, tenant_a_member.api)
     assert tenant_a.admin.api.delete(f"/api/v1/users/{tenant_a_member.id}").status_code == 204
+    kept_page(client, tenant_a.admin.api)  # the same page, kept again after the change
 
     assert_unauthorized(tenant_a_member.api.get(PAGE))
+
+
+def test_a_refresh_token_never_gets_a_kept_page(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    kept_page(client, tenant_a.admin.api)
+    refresh = {"Authorization": f"Bearer {tenant_a.admin.tokens['refresh_token']}"}
+
+    assert_unauthorized(client.get(PAGE, headers=refresh))
 
 
 def test_another_tenant_never_gets_a_kept_page(
@@ -154,11 +182,31 @@ def test_another_tenant_never_gets_a_kept_page(
 ) -> None:
     """Same path, same query string: the tenant is part of what a page is kept under."""
     kept_page(client, tenant_a.admin.api)
+    known_session(tenant_b.admin.api, tenant_b.admin)  # so the lane could answer it
 
-    body = kept_page(client, tenant_b.admin.api).json()
+    body = tenant_b.admin.api.get(PAGE).json()
 
     assert {u["tenant_id"] for u in body["data"]} == {tenant_b.id}
     assert [u["id"] for u in body["data"]] == [tenant_b.admin.id]
+
+
+def test_an_answer_from_memory_is_logged_as_a_routed_one(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant
+) -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    access = logging.getLogger("app.access")
+    access.addHandler(handler)
+    try:
+        answer = kept_page(client, tenant_a.admin.api)
+    finally:
+        access.removeHandler(handler)
+
+    fields = records[-1].fields  # type: ignore[attr-defined]
+    assert fields["request_id"] == answer.headers["x-request-id"]
+    assert (fields["route"], fields["status"]) == ("/api/v1/users", 200)
+    assert (fields["tenant"], fields["user"]) == (tenant_a.id, tenant_a.admin.id)
 
 
 @pytest.mark.rate_limit
@@ -178,7 +226,26 @@ def test_answers_from_memory_count_against_the_rate_limit(
     assert int(refused.headers["retry-after"]) >= 1
 
 
-@pytest.mark.settings(listing_cache_seconds=0.3)
+@pytest.mark.rate_limit
+@pytest.mark.settings(rate_limit_fail_open=False)
+def test_a_refusal_by_a_limiter_that_is_down_is_asked_for_once(
+    sqlite_file: str, client: TestClient, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lane's refusal is the route's answer: no second wait on a storage that is down."""
+    kept_page(client, tenant_a.admin.api)
+    attempts: list[tuple[Any, ...]] = []
+
+    async def storage_down(*args: Any) -> bool:
+        attempts.append(args)
+        raise ConnectionError("rate limit storage unreachable")
+
+    monkeypatch.setattr(runtime_of(client).limiter._strategy, "hit", storage_down)
+
+    assert_problem(tenant_a.admin.api.get(PAGE), 503)
+    assert len(attempts) == 1
+
+
+@pytest.mark.settings(listing_cache_seconds=0.3, rate_limit_enabled=False)
 def test_a_page_is_kept_for_a_bounded_time(
     sqlite_file: str, client: TestClient, tenant_a: Tenant
 ) -> None:
@@ -192,8 +259,16 @@ def test_a_page_is_kept_for_a_bounded_time(
     wait_for(read_again, deadline_s=3, interval_s=0.05)
 
 
-@pytest.mark.settings(listing_cache_seconds=0)
-def test_zero_seconds_reads_every_page(client: TestClient, tenant_a: Tenant) -> None:
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param("LISTING_CACHE_SECONDS", marks=pytest.mark.settings(listing_cache_seconds=0)),
+        # Pages go only to callers whose session state is kept; with none kept, none.
+        pytest.param("SESSION_CACHE_SECONDS", marks=pytest.mark.settings(session_cache_seconds=0)),
+    ],
+)
+def test_zero_seconds_reads_every_page(setting: str, client: TestClient, tenant_a: Tenant) -> None:
+    assert not runtime_of(client).listings.enabled, f"{setting}=0 leaves pages kept"
     assert tenant_a.admin.api.get(PAGE).status_code == 200
     with statements(client) as sent:
         assert tenant_a.admin.api.get(PAGE).status_code == 200
@@ -225,8 +300,33 @@ def test_the_change_counter_moves_with_other_connections_commits(sqlite_file: st
         moved = probe.read()
         assert moved is not None
         assert moved != before
+        probe._disconnect()  # as after an error: the next read opens a new connection
+        assert probe.read() not in (before, moved, None)  # and counts afresh
+    finally:
         probe.close()
-        # A reopened probe counts afresh: nothing read before matches it again.
-        assert probe.read() not in (before, moved)
+    assert probe.read() is None  # closed for good, never reopened
+
+
+def test_a_probe_never_creates_the_database_file(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.db"
+    assert DataVersion(str(missing)).read() is None
+    assert not missing.exists()
+
+
+def test_kept_pages_stay_within_their_bounds_whatever_the_query_strings(
+    sqlite_file: str,
+) -> None:
+    """Unknown query parameters are ignored, so callers choose the keys: long keys and
+    many keys both count."""
+    probe = DataVersion(sqlite_file)
+    cache = ListingCache(ttl=60, version=probe)
+    tenant = uuid.uuid4()
+    try:
+        for n in range(MAX_ENTRIES + 10):
+            query = f"page=1&pad={n}{'x' * 4000}".encode()
+            cache.put(("/api/v1/users", tenant, query), b"{}", cache.stamp())
+            entries, kept = cache.size
+            assert entries <= MAX_ENTRIES
+            assert kept <= MAX_BYTES
     finally:
         probe.close()

@@ -172,7 +172,11 @@ async def _enforce(request: Request, runtime: Runtime, principal: str, *, bucket
         return
     route = request.scope.get("route")
     endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}{bucket}"
-    decision = await runtime.limiter.hit(endpoint, principal)
+    refused = getattr(request.state, "rate_limit_refused", None)  # by app/api/listings.py
+    if refused is not None and refused[0] == (endpoint, principal):
+        decision = refused[1]
+    else:
+        decision = await runtime.limiter.hit(endpoint, principal)
     decision = decision.stricter(getattr(request.state, "rate_limit", None))
     request.state.rate_limit = decision
     if decision.storage_down and not decision.allowed:

@@ -22,12 +22,13 @@ steps aside before counting it and the route answers as it always does, errors
 included. On PostgreSQL nothing is kept: it has no such counter to check.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db.listing_cache import ListingCache
@@ -58,12 +59,34 @@ async def answer_page(request: Request, read: Callable[[], Awaitable[BaseModel]]
     return Response(body, media_type="application/json")
 
 
+Listings = dict[str, tuple[APIRoute, Action]]  # route path: the route, its action
+
+
+def listing_routes(routes: Sequence[BaseRoute]) -> Listings:
+    """The routes marked `cached_listing`, checked when the app is built."""
+    found: Listings = {}
+    for route in routes:
+        if isinstance(route, APIRoute) and getattr(route.endpoint, "cached_listing", False):
+            actions = [
+                a
+                for d in route.dependencies
+                if d.dependency and (a := declared_action(d.dependency))
+            ]
+            if len(actions) != 1 or "{" in route.path or route.methods != {"GET"}:
+                raise ValueError(
+                    f"{route.path}: a listing is a GET without path parameters "
+                    "that declares exactly one require(action)"
+                )
+            found[route.path] = (route, actions[0])
+    return found
+
+
 class ListingLane:
     """Answers a kept page without routing (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, listings: Listings) -> None:
         self.app = app
-        self._routes: dict[str, tuple[APIRoute, Action]] | None = None
+        self._routes = listings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and await self._answer(scope, send):
@@ -92,10 +115,12 @@ class ListingLane:
             return False
         request_state = scope.setdefault("state", {})
         if runtime.limiter.enabled:
-            # A refused call is not counted, so the route counting it again is exact.
-            endpoint = f"GET {route.path}"
-            decision = await runtime.limiter.hit(endpoint, f"user:{principal.user_id}")
+            limited = (f"GET {route.path}", f"user:{principal.user_id}")
+            decision = await runtime.limiter.hit(*limited)
             if not decision.allowed:
+                # The route answers the refusal (429, or 503 with the storage down) from
+                # this decision rather than asking the limiter again (app/api/deps.py).
+                request_state["rate_limit_refused"] = (limited, decision)
                 return False
             request_state["rate_limit"] = decision
             request_state["rate_limit_headers"] = decision.headers()
@@ -110,26 +135,11 @@ class ListingLane:
         """The listing route that this GET is for, if any: its path has no parameters,
         so the path under the app's root path names it (a dict lookup, since every GET
         passes here)."""
-        if self._routes is None:
-            self._routes = {
-                route.path: (route, _action_of(route))
-                for route in scope["app"].router.routes
-                if isinstance(route, APIRoute) and getattr(route.endpoint, "cached_listing", False)
-            }
-            assert not any("{" in path for path in self._routes), self._routes
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
         return self._routes.get(path)
-
-
-def _action_of(route: APIRoute) -> Action:
-    actions = [
-        a for d in route.dependencies if d.dependency and (a := declared_action(d.dependency))
-    ]
-    assert len(actions) == 1, f"{route.path} must declare exactly one require(action)"
-    return actions[0]
 
 
 def _bearer_token(scope: Scope) -> str | None:

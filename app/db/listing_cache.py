@@ -12,8 +12,10 @@ from app.db.sqlite import DataVersion
 
 Key = tuple[str, uuid.UUID, bytes]  # route path, tenant, raw query string
 Version = tuple[int, int]
-# The kept pages' JSON, in all; past it the cache starts again empty.
+# Past either bound the cache starts again empty. Bytes count the pages' JSON and their
+# query strings, which callers choose (unknown parameters are ignored, not refused).
 MAX_BYTES = 8 * 1024 * 1024
+MAX_ENTRIES = 4096
 
 
 class ListingCache:
@@ -42,13 +44,23 @@ class ListingCache:
         if stamp is None:
             return
         self._drop(key)
-        if self._bytes + len(body) > MAX_BYTES:
+        size = _size(key, body)
+        if self._bytes + size > MAX_BYTES or len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
             self._bytes = 0
         self._entries[key] = (time.monotonic() + self._ttl, stamp, body)
-        self._bytes += len(body)
+        self._bytes += size
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(entries, bytes) kept."""
+        return len(self._entries), self._bytes
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= len(entry[2])
+            self._bytes -= _size(key, entry[2])
+
+
+def _size(key: Key, body: bytes) -> int:
+    return len(key[2]) + len(body)

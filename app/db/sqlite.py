@@ -154,16 +154,21 @@ class DataVersion:
     """
 
     def __init__(self, path: str) -> None:
-        self._path = path
+        # Read-write, not create: a file that is gone is not made again, empty.
+        self._uri = Path(path).resolve().as_uri() + "?mode=rw"
         self._connection: sqlite3.Connection | None = None
         self._opened = 0
+        self._closed = False
 
     def read(self) -> tuple[int, int] | None:
+        if self._closed:
+            return None
         try:
             if self._connection is None:
                 self._opened += 1
                 self._connection = sqlite3.connect(
-                    self._path,
+                    self._uri,
+                    uri=True,
                     timeout=0,  # never hold the loop: a busy file is a cache miss
                     isolation_level=None,
                     check_same_thread=False,  # opened wherever the first request runs
@@ -171,11 +176,15 @@ class DataVersion:
                 self._connection.execute("PRAGMA query_only=ON")
             row = self._connection.execute("PRAGMA data_version").fetchone()
         except sqlite3.Error:
-            self.close()
+            self._disconnect()
             return None
         return self._opened, int(row[0])
 
     def close(self) -> None:
+        self._closed = True
+        self._disconnect()
+
+    def _disconnect(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
