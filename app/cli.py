@@ -10,12 +10,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.config import InvalidConfiguration, Settings, load_settings
 from app.db import sqlite
 from app.db.migrate import upgrade
 from app.db.models import User
@@ -33,8 +32,8 @@ T = TypeVar("T")
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except (ValidationError, ValueError) as exc:
+        return load_settings()
+    except InvalidConfiguration as exc:
         sys.exit(f"Invalid configuration: {exc}")
 
 

@@ -8,8 +8,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEV_SECRET = "dev-only-secret-change-me-before-deploying-anywhere"  # noqa: S105
 # Secrets that appear in tutorials and templates; none of them may sign a real token.
@@ -45,6 +47,10 @@ class Environment(StrEnum):
 
 class InsecureSettings(ValueError):
     """The configuration would run the service with a forgeable token secret."""
+
+
+class InvalidConfiguration(Exception):
+    """Settings that cannot start the service, described without the values given."""
 
 
 class Settings(BaseSettings):
@@ -127,6 +133,18 @@ class Settings(BaseSettings):
     def _check(self) -> Self:
         if self.default_page_size > self.max_page_size:
             raise ValueError("DEFAULT_PAGE_SIZE must not exceed MAX_PAGE_SIZE")
+        try:
+            url = make_url(self.effective_database_url)
+        except ArgumentError:  # the URL is not repeated: it may hold a password
+            raise ValueError("DATABASE_URL is not a database URL (dialect+driver://...)") from None
+        if url.get_backend_name() == "sqlite" and (
+            url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+        ):
+            raise ValueError(
+                "DATABASE_URL names an in-memory SQLite database, which each connection "
+                "sees empty and alone (the migrations, the writer, every reader); "
+                "name a file, or leave it unset for <DATA_DIR>/app.db"
+            )
         if not self.uses_hmac:
             if self.jwt_private_key_file is None:
                 raise InsecureSettings(
@@ -170,3 +188,18 @@ class Settings(BaseSettings):
     @property
     def max_file_size_bytes(self) -> int:
         return self.max_file_size_mb * 1024 * 1024
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (and `.env`). An invalid configuration stops start-up
+    with what is wrong and never with the values given: pydantic's own message repeats
+    the input, which holds the token secret and the database password."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc']).upper() or 'settings'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise InvalidConfiguration("; ".join(problems)) from None

@@ -12,7 +12,7 @@ from app.api.files import UPLOAD_PATH
 from app.api.listings import ListingLane, listing_routes
 from app.api.router import include_routes
 from app.body_limit import BodyLimitMiddleware
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.db.migrate import upgrade
 from app.errors import install_error_handlers
 from app.observability import RequestContextMiddleware, configure_logging
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(cleanup, return_exceptions=True)
             await runtime.close()
 
-    settings = settings or Settings()
+    settings = settings or load_settings()
     app = FastAPI(
         title="Multi-tenant SaaS API",
         version=settings.version,

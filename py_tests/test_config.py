@@ -3,12 +3,13 @@ OWASP's minimum by default. Read from the environment, as a deployment sets them
 
 import asyncio
 import secrets
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from app.auth import Passwords
-from app.config import DEV_SECRET, InsecureSettings, Settings
+from app.config import DEV_SECRET, InsecureSettings, InvalidConfiguration, Settings, load_settings
 
 pytestmark = pytest.mark.security
 
@@ -109,3 +110,53 @@ def test_unknown_jwt_algorithm_is_refused(environ: pytest.MonkeyPatch) -> None:
     environ.setenv("JWT_ALGORITHM", "none")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///:memory:",
+        "sqlite+aiosqlite://",
+        "sqlite+aiosqlite:///file:shared?mode=memory&cache=shared&uri=true",
+    ],
+)
+def test_an_in_memory_sqlite_database_is_refused_at_start(
+    environ: pytest.MonkeyPatch, url: str
+) -> None:
+    """Each connection would see its own empty database: the migrations' tables would
+    not be where the requests look."""
+    with pytest.raises(ValidationError, match="in-memory SQLite"):
+        load(environ, DATABASE_URL=url)
+
+
+@pytest.mark.parametrize(
+    ("env", "secret", "problem"),
+    [
+        (
+            {"DATABASE_URL": "postgres ql://saas:s3cret-pw@db/saas"},
+            "s3cret-pw",
+            "DATABASE_URL is not a database URL",
+        ),
+        (
+            {"API_ENV": "prod", "JWT_SECRET": "short-but-secret-xyz"},
+            "short-but-secret-xyz",
+            "JWT_SECRET is 20 bytes",
+        ),
+    ],
+    ids=["database-password", "weak-jwt-secret"],
+)
+def test_an_invalid_configuration_is_described_without_its_values(
+    environ: pytest.MonkeyPatch, env: dict[str, str], secret: str, problem: str
+) -> None:
+    """What start-up prints lands in logs: it names the problem, not the secrets."""
+    for name, value in env.items():
+        environ.setenv(name, value)
+    with pytest.raises(InvalidConfiguration) as refused:
+        load_settings()
+    assert problem in str(refused.value)
+    assert secret not in str(refused.value)
+
+
+def test_a_database_file_is_accepted(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    assert load(environ, DATABASE_URL=url).effective_database_url == url
