@@ -45,6 +45,12 @@ def _serve(args: argparse.Namespace) -> int:
         # Workers would not see each other's revocations in their memory caches. On an
         # SQLite file they do: every cached state is checked against its change counter.
         os.environ.setdefault("SESSION_CACHE_SECONDS", "0")
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            f"warning: without REDIS_URL each of the {args.workers} workers counts rate limits "
+            f"alone, so up to {args.workers} times each limit gets through",
+            file=sys.stderr,
+        )
     uvicorn.run(
         "app.main:app",
         host=args.host,

@@ -201,3 +201,18 @@ def test_serve_with_workers_keeps_session_states_only_where_commits_are_visible(
 
     assert served[0]["workers"] == 2
     assert os.environ.get("SESSION_CACHE_SECONDS") == cache_seconds
+
+
+@pytest.mark.parametrize("redis_url", ["", "redis://127.0.0.1:6379/0"], ids=["memory", "redis"])
+def test_serve_with_workers_warns_when_rate_limits_would_count_per_worker(
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    redis_url: str,
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+
+    assert run_cli("serve", "--workers", "3", REDIS_URL=redis_url) == 0
+
+    warned = "up to 3 times each limit gets through" in capsys.readouterr().err
+    assert warned == (not redis_url)
