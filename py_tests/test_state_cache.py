@@ -55,8 +55,9 @@ def test_a_commit_by_another_connection_ends_a_kept_state(tmp_path: Path) -> Non
         cache: StateCache[str] = StateCache(ttl=60, version=probe)
         cache.put(KEY, "active", cache.stamp())
         assert cache.get(KEY) == "active"
-        with sqlite3.connect(path) as other:  # another worker, or the CLI, commits
-            other.execute("CREATE TABLE elsewhere (x INTEGER)")
+        other = sqlite3.connect(path, isolation_level=None)  # another worker, or the CLI
+        other.execute("CREATE TABLE elsewhere (x INTEGER)")
+        other.close()
         assert cache.get(KEY) is None
     finally:
         probe.close()
