@@ -20,16 +20,18 @@ KEY = (uuid.uuid4(), uuid.uuid4())
 def test_a_state_is_answered_until_its_time_runs_out() -> None:
     cache: StateCache[str] = StateCache(ttl=0.2)
     cache.put(KEY, "active", cache.stamp())
-    assert cache.get(KEY) == "active"
-    assert cache.get((KEY[0], uuid.uuid4())) is None  # another user of the same session id
-    wait_for(lambda: cache.get(KEY) is None, deadline_s=2, interval_s=0.02)
+    assert cache.get(KEY, cache.stamp()) == "active"
+    assert (
+        cache.get((KEY[0], uuid.uuid4()), cache.stamp()) is None
+    )  # another user of the same session id
+    wait_for(lambda: cache.get(KEY, cache.stamp()) is None, deadline_s=2, interval_s=0.02)
 
 
 def test_revocation_empties_the_cache() -> None:
     cache: StateCache[str] = StateCache(ttl=60)
     cache.put(KEY, "active", cache.stamp())
     cache.invalidate()
-    assert cache.get(KEY) is None
+    assert cache.get(KEY, cache.stamp()) is None
 
 
 def test_a_read_that_raced_a_revocation_is_not_kept() -> None:
@@ -37,13 +39,13 @@ def test_a_read_that_raced_a_revocation_is_not_kept() -> None:
     started = cache.stamp()  # a request begins reading the state...
     cache.invalidate()  # ...another revokes the session and commits...
     cache.put(KEY, "active as read before the commit", started)
-    assert cache.get(KEY) is None
+    assert cache.get(KEY, cache.stamp()) is None
 
 
 def test_zero_seconds_turns_the_cache_off() -> None:
     cache: StateCache[str] = StateCache(ttl=0)
     cache.put(KEY, "active", cache.stamp())
-    assert cache.get(KEY) is None
+    assert cache.get(KEY, cache.stamp()) is None
 
 
 def test_a_commit_by_another_connection_ends_a_kept_state(tmp_path: Path) -> None:
@@ -54,11 +56,11 @@ def test_a_commit_by_another_connection_ends_a_kept_state(tmp_path: Path) -> Non
     try:
         cache: StateCache[str] = StateCache(ttl=60, version=probe)
         cache.put(KEY, "active", cache.stamp())
-        assert cache.get(KEY) == "active"
+        assert cache.get(KEY, cache.stamp()) == "active"
         other = sqlite3.connect(path, isolation_level=None)  # another worker, or the CLI
         other.execute("CREATE TABLE elsewhere (x INTEGER)")
         other.close()
-        assert cache.get(KEY) is None
+        assert cache.get(KEY, cache.stamp()) is None
     finally:
         probe.close()
 
@@ -67,4 +69,4 @@ def test_a_state_read_when_the_version_could_not_be_is_not_kept(tmp_path: Path) 
     probe = DataVersion(str(tmp_path / "missing" / "states.db"))  # cannot be opened
     cache: StateCache[str] = StateCache(ttl=60, version=probe)
     cache.put(KEY, "active", cache.stamp())
-    assert cache.get(KEY) is None
+    assert cache.get(KEY, cache.stamp()) is None

@@ -102,15 +102,17 @@ class ListingLane:
         if not runtime.listings.enabled or token is None:
             return False
         route, action = listing
+        stamp = runtime.db.state_cache.stamp()  # the database's version, read once for both
         try:
             claims = runtime.tokens.decode(token, expected_type="access")
-            state = runtime.db.state_cache.get((claims.session_id, claims.user_id))
+            state = runtime.db.state_cache.get((claims.session_id, claims.user_id), stamp)
             principal = principal_from(claims, state)
         except Unauthorized:
             return False
         if principal.tenant_id is None or not allowed(principal.role, action):
             return False
-        body = runtime.listings.get((route.path, principal.tenant_id, scope["query_string"]))
+        key = (route.path, principal.tenant_id, scope["query_string"])
+        body = runtime.listings.get(key, stamp[1])
         if body is None:
             return False
         request_state = scope.setdefault("state", {})

@@ -30,12 +30,14 @@ class ListingCache:
         """The database's version, read before the query whose answer is kept."""
         return self._version.read() if self.enabled and self._version else None
 
-    def get(self, key: Key) -> bytes | None:
+    def get(self, key: Key, version: Version | None) -> bytes | None:
+        """The page kept under `key`, if it was read at `version`, the database's version
+        as read just now."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        expires_at, version, body = entry
-        if expires_at > time.monotonic() and version == self.stamp():
+        expires_at, kept_at, body = entry
+        if expires_at > time.monotonic() and kept_at == version:
             return body
         self._drop(key)
         return None

@@ -168,10 +168,10 @@ class Sessions:
         cache = self._cache
         if cache is None:
             return await self._read_state(session_id, user_id)
-        cached = cache.get((session_id, user_id))
+        stamp = cache.stamp()
+        cached = cache.get((session_id, user_id), stamp)
         if cached is not None:
             return cached
-        stamp = cache.stamp()
         state = await self._read_state(session_id, user_id)
         if state is not None and not state.revoked:
             cache.put((session_id, user_id), state, stamp)

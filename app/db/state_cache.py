@@ -35,16 +35,17 @@ class StateCache(Generic[State]):
         self._entries: dict[Key, tuple[float, tuple[int, int] | None, State]] = {}
 
     def stamp(self) -> Stamp:
-        """Taken before the state is read; `put` keeps the state only if it still holds."""
+        """Taken before the state is looked up (and read, on a miss): `get` answers only
+        what was kept at the same version, `put` keeps the state only if it still holds."""
         return self.generation, self._version.read() if self._version else None
 
-    def get(self, key: Key) -> State | None:
+    def get(self, key: Key, stamp: Stamp) -> State | None:
         if self.ttl <= 0:
             return None
         entry = self._entries.get(key)
         if entry is None or entry[0] <= time.monotonic():
             return None
-        if self._version is not None and entry[1] != self._version.read():
+        if self._version is not None and entry[1] != stamp[1]:
             return None
         return entry[2]
 
