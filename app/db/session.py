@@ -54,7 +54,7 @@ class Database:
             self.read_engine = self.engine
             if sqlite.has_separate_readers(parsed):
                 self.read_engine = sqlite.reader_engine(parsed, **kwargs)
-            self.data_version = sqlite.data_version(parsed)
+                self.data_version = sqlite.DataVersion(parsed.database or "")
         else:
             self.engine = self.read_engine = create_async_engine(url, **kwargs)
         # Reached by the repositories through `session.info` (see app/db/state_cache.py).

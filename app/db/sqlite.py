@@ -194,7 +194,3 @@ def counts_commits(url: URL) -> bool:
     """Whether a `DataVersion` sees every commit to this database: an SQLite file that
     other connections reach by path."""
     return url.get_backend_name() == "sqlite" and has_separate_readers(url)
-
-
-def data_version(url: URL) -> DataVersion | None:
-    return DataVersion(url.database or "") if counts_commits(url) else None
