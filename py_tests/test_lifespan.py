@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from py_tests.assertions import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 OPEN_DELAY_S = 0.2
@@ -41,8 +42,7 @@ def test_shutdown_during_the_start_up_cleanup_leaves_no_connection_behind(
     with TestClient(app) as client:
         # Served without the database; meanwhile the cleanup starts opening a connection.
         assert client.get("/health").status_code == 200
-    deadline = time.monotonic() + 10 * OPEN_DELAY_S
-    while aiosqlite_threads() - before and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(
+        lambda: not aiosqlite_threads() - before, deadline_s=10 * OPEN_DELAY_S, interval_s=0.02
+    )
     assert failures == []
-    assert aiosqlite_threads() - before == set()

@@ -59,7 +59,7 @@ def statements(client: TestClient) -> Iterator[list[str]]:
 
 
 def kept_page(client: TestClient, api: Any, url: str = PAGE) -> httpx.Response:
-    """Asks for a page until it is answered from memory; returns that answer."""
+    """Asks for a page twice; the second answer must come from memory, and is returned."""
     first = api.get(url)
     assert first.status_code == 200, first.text
     with statements(client) as sent:
@@ -75,15 +75,8 @@ def known_session(api: Any, member: Member) -> None:
     assert api.get(f"/api/v1/users/{member.id}").status_code == 200
 
 
-@pytest.fixture
-def sqlite_file(client: TestClient) -> str:
-    if runtime_of(client).db.data_version is None:
-        pytest.skip("pages are kept only where the database has a change counter (SQLite)")
-    return make_url(runtime_of(client).settings.effective_database_url).database or ""
-
-
 def test_an_unchanged_page_is_answered_from_memory_as_the_route_answers_it(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     answer = kept_page(client, tenant_a.admin.api)
 
@@ -99,7 +92,7 @@ def test_an_unchanged_page_is_answered_from_memory_as_the_route_answers_it(
 
 
 def test_a_write_through_the_api_is_seen_by_the_next_call(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     kept_page(client, tenant_a.admin.api)
     member = tenant_a.make_user()
@@ -112,11 +105,11 @@ def test_a_write_through_the_api_is_seen_by_the_next_call(
 
 
 def test_a_commit_by_another_process_is_seen_by_the_next_call(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     """No waiting for the page to expire: the change counter moved, so it is read again."""
     kept_page(client, tenant_a.admin.api)
-    other = sqlite3.connect(sqlite_file, isolation_level=None)
+    other = sqlite3.connect(sqlite_path, isolation_level=None)
     try:
         other.execute(
             "UPDATE users SET full_name = 'Renamed Elsewhere' WHERE id = ?",
@@ -133,7 +126,7 @@ def test_a_commit_by_another_process_is_seen_by_the_next_call(
 
 
 def test_a_file_upload_is_seen_by_the_next_call(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     empty = kept_page(client, tenant_a.admin.api, FILES).json()
     assert empty["total_count"] == 0
@@ -149,7 +142,7 @@ def test_a_file_upload_is_seen_by_the_next_call(
 
 
 def test_a_session_ended_by_logout_is_refused_while_its_page_is_kept(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+    sqlite_path: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     kept_page(client, tenant_a_member.api)
     assert tenant_a_member.api.post("/auth/logout").status_code == 204
@@ -159,7 +152,7 @@ def test_a_session_ended_by_logout_is_refused_while_its_page_is_kept(
 
 
 def test_a_deactivated_member_is_refused_while_its_page_is_kept(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+    sqlite_path: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     kept_page(client, tenant_a_member.api)
     assert tenant_a.admin.api.delete(f"/api/v1/users/{tenant_a_member.id}").status_code == 204
@@ -169,7 +162,7 @@ def test_a_deactivated_member_is_refused_while_its_page_is_kept(
 
 
 def test_a_refresh_token_never_gets_a_kept_page(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     kept_page(client, tenant_a.admin.api)
     refresh = {"Authorization": f"Bearer {tenant_a.admin.tokens['refresh_token']}"}
@@ -178,7 +171,7 @@ def test_a_refresh_token_never_gets_a_kept_page(
 
 
 def test_another_tenant_never_gets_a_kept_page(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant, tenant_b: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     """Same path, same query string: the tenant is part of what a page is kept under."""
     kept_page(client, tenant_a.admin.api)
@@ -191,7 +184,7 @@ def test_another_tenant_never_gets_a_kept_page(
 
 
 def test_an_answer_from_memory_is_logged_as_a_routed_one(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
@@ -212,7 +205,7 @@ def test_an_answer_from_memory_is_logged_as_a_routed_one(
 @pytest.mark.rate_limit
 @pytest.mark.settings(rate_limit_per_minute=3)
 def test_answers_from_memory_count_against_the_rate_limit(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     first = tenant_a.admin.api.get(PAGE)
     with statements(client) as sent:
@@ -229,7 +222,7 @@ def test_answers_from_memory_count_against_the_rate_limit(
 @pytest.mark.rate_limit
 @pytest.mark.settings(rate_limit_fail_open=False)
 def test_a_refusal_by_a_limiter_that_is_down_is_asked_for_once(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+    sqlite_path: str, client: TestClient, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The lane's refusal is the route's answer: no second wait on a storage that is down."""
     kept_page(client, tenant_a.admin.api)
@@ -247,7 +240,7 @@ def test_a_refusal_by_a_limiter_that_is_down_is_asked_for_once(
 
 @pytest.mark.settings(listing_cache_seconds=0.3, rate_limit_enabled=False)
 def test_a_page_is_kept_for_a_bounded_time(
-    sqlite_file: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: TestClient, tenant_a: Tenant
 ) -> None:
     kept_page(client, tenant_a.admin.api)
 
@@ -288,13 +281,13 @@ def test_no_page_is_kept_without_a_change_counter(
     assert sent
 
 
-def test_the_change_counter_moves_with_other_connections_commits(sqlite_file: str) -> None:
-    probe = DataVersion(sqlite_file)
+def test_the_change_counter_moves_with_other_connections_commits(sqlite_path: str) -> None:
+    probe = DataVersion(sqlite_path)
     try:
         before = probe.read()
         assert before is not None
         assert probe.read() == before  # nothing committed since
-        other = sqlite3.connect(sqlite_file, isolation_level=None)
+        other = sqlite3.connect(sqlite_path, isolation_level=None)
         other.execute("CREATE TABLE IF NOT EXISTS probe_check (x INTEGER)")
         other.close()
         moved = probe.read()
@@ -314,11 +307,11 @@ def test_a_probe_never_creates_the_database_file(tmp_path: Path) -> None:
 
 
 def test_kept_pages_stay_within_their_bounds_whatever_the_query_strings(
-    sqlite_file: str,
+    sqlite_path: str,
 ) -> None:
     """Unknown query parameters are ignored, so callers choose the keys: long keys and
     many keys both count."""
-    probe = DataVersion(sqlite_file)
+    probe = DataVersion(sqlite_path)
     cache = ListingCache(ttl=60, version=probe)
     tenant = uuid.uuid4()
     try:

@@ -23,14 +23,6 @@ from app.db.session import Database
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 
 
-@pytest.fixture
-def sqlite_path(settings: Settings) -> str:
-    url = make_url(settings.effective_database_url)
-    if url.get_backend_name() != "sqlite":
-        pytest.skip("the read path of the embedded SQLite default")
-    return url.database or ""
-
-
 @pytest_asyncio.fixture
 async def database(settings: Settings, sqlite_path: str) -> AsyncIterator[Database]:
     db = Database(settings.effective_database_url)
