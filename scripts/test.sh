@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole Python test suite in-process on the embedded default, with coverage of
-# app/ (the gate is in pyproject.toml). Extra arguments go to pytest, e.g. `-n 2`, `-m auth`.
+# app/ (the gate is in pyproject.toml): the default run and the slow tier (`-m slow`),
+# which a bare `pytest` leaves out. Extra arguments go to pytest, e.g. `-n 2`; a `-m`
+# given here replaces the selection, e.g. `-m auth`.
 # Reports land in reports/: junit.xml, coverage.xml, coverage-html/, tests.html.
 # The order is shuffled on every run (pytest-randomly): the header names the seed, and
 # `--randomly-seed=N` replays that order; `-p no:randomly` runs in file order.
@@ -14,7 +16,7 @@ unset PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.venv/pycache}"
 bash scripts/bootstrap.sh
 mkdir -p reports
-.venv/bin/pytest -v --cov=app --cov-report=term-missing \
+.venv/bin/pytest -v -m "not performance and not reliability" --cov=app --cov-report=term-missing \
   --cov-report=xml:reports/coverage.xml --cov-report=html:reports/coverage-html \
   --junitxml=reports/junit.xml --html=reports/tests.html --self-contained-html "$@"
 if [ -z "${SKIP_RUST:-}" ] && command -v cargo >/dev/null; then
