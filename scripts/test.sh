@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole Python test suite in-process on the embedded default, with coverage of
-# app/ (the gate is in pyproject.toml): the default run and the slow tier (`-m slow`),
-# which a bare `pytest` leaves out. Extra arguments go to pytest, e.g. `-n 2`; a `-m`
-# given here replaces the selection, e.g. `-m auth`.
+# app/ (the gate is in pyproject.toml): the default run and the slow tier, which a bare
+# `pytest` leaves out. Extra arguments go to pytest, e.g. `-n 2`; a `-m` given here
+# replaces the selection, e.g. `-m auth`.
 # Reports land in reports/: junit.xml, coverage.xml, coverage-html/, tests.html.
 # The order is shuffled on every run (pytest-randomly): the header names the seed, and
 # `--randomly-seed=N` replays that order; `-p no:randomly` runs in file order.
