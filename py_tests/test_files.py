@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.runtime import Runtime
 from app.services.files import sweep_orphans
 from py_tests import samples
 from py_tests.assertions import assert_problem
+from py_tests.fixtures.app import runtime_of
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 
@@ -32,11 +32,6 @@ MiB = 1024 * 1024
 @pytest.fixture
 def storage_overrides(any_storage: dict[str, Any]) -> dict[str, Any]:
     return any_storage
-
-
-def runtime_of(client: TestClient) -> Runtime:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
 
 
 def stored_keys(client: TestClient) -> list[str]:

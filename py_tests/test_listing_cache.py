@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 from app.db.listing_cache import MAX_BYTES, MAX_ENTRIES, ListingCache
 from app.db.sqlite import DataVersion
-from app.runtime import Runtime
 from py_tests.assertions import assert_problem, assert_unauthorized, wait_for
+from py_tests.fixtures.app import runtime_of
 from py_tests.fixtures.clients import Member, Tenant
 
 # Session states kept for a minute: a test never depends on one still being kept, and
@@ -32,11 +32,6 @@ pytestmark = [
 ]
 PAGE = "/api/v1/users?page=1&page_size=5"
 FILES = "/api/v1/files?page=1&page_size=5"
-
-
-def runtime_of(client: TestClient) -> Runtime:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
 
 
 @contextmanager
