@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.db import sqlite
+
 DEV_SECRET = "dev-only-secret-change-me-before-deploying-anywhere"  # noqa: S105
 # Secrets that appear in tutorials and templates; none of them may sign a real token.
 KNOWN_DEFAULT_SECRETS = frozenset(
@@ -137,9 +139,7 @@ class Settings(BaseSettings):
             url = make_url(self.effective_database_url)
         except ArgumentError:  # the URL is not repeated: it may hold a password
             raise ValueError("DATABASE_URL is not a database URL (dialect+driver://...)") from None
-        if url.get_backend_name() == "sqlite" and (
-            url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
-        ):
+        if url.get_backend_name() == "sqlite" and sqlite.in_memory(url):
             raise ValueError(
                 "DATABASE_URL names an in-memory SQLite database, which each connection "
                 "sees empty and alone (the migrations, the writer, every reader); "

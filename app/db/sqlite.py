@@ -35,9 +35,15 @@ BUSY_TIMEOUT_S = 15.0
 READER_BUSY_TIMEOUT_S = 1.0
 
 
+def in_memory(url: URL) -> bool:
+    """Whether an SQLite URL names an in-memory database, which each connection sees
+    empty and alone."""
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
 def _file_of(url: URL) -> str | None:
     """The database file an SQLite URL names; None for an in-memory database."""
-    return None if url.database in (None, "", ":memory:") else url.database
+    return None if in_memory(url) else url.database
 
 
 def ensure_directory(url: str) -> None:
