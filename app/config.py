@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: str | None = None
     # A blob without a row older than this is an orphan (a crashed upload).
     orphan_grace_seconds: int = Field(default=600, ge=0)
+    # Each process sweeps orphans and purges expired sessions in the background at
+    # start-up; off, `python -m app sweep-orphans` / `purge-sessions` do it on a schedule.
+    startup_housekeeping: bool = True
 
     log_level: str = "INFO"
 

@@ -42,17 +42,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(upgrade, settings.effective_database_url)
         runtime = Runtime.build(settings)
         app.state.runtime = runtime
-        cleanup = asyncio.create_task(housekeeping(runtime.db, runtime.storage, settings))
+        cleanup = None
+        if settings.startup_housekeeping:
+            cleanup = asyncio.create_task(housekeeping(runtime.db, runtime.storage, settings))
         logger.info("started", extra={"fields": {"environment": settings.api_env.value}})
         try:
             yield
         finally:
-            # A start-up cleanup still running gets a moment to end on its own: cancelled
-            # while aiosqlite's thread opens a connection for it, that thread would finish
-            # the connection for an event loop that is gone, and leak it.
-            await asyncio.wait({cleanup}, timeout=HOUSEKEEPING_GRACE_S)
-            cleanup.cancel()
-            await asyncio.gather(cleanup, return_exceptions=True)
+            if cleanup is not None:
+                # A start-up cleanup still running gets a moment to end on its own:
+                # cancelled while aiosqlite's thread opens a connection for it, that
+                # thread would finish the connection for an event loop that is gone,
+                # and leak it.
+                await asyncio.wait({cleanup}, timeout=HOUSEKEEPING_GRACE_S)
+                cleanup.cancel()
+                await asyncio.gather(cleanup, return_exceptions=True)
             await runtime.close()
 
     settings = settings or load_settings()

@@ -1,26 +1,85 @@
 """Start-up and shutdown in-process: the cleanup that start-up begins in the background
-never outlives the app's event loop."""
+does its work when it is on, and never outlives the app's event loop."""
 
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
 
 from app.config import Settings
+from app.db.models import AuthSession
+from app.db.session import Database
+from app.main import create_app
 from py_tests.assertions import wait_for
+from py_tests.fixtures.app import BASE_URL, runtime_of
+from py_tests.fixtures.clients import Tenant
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 OPEN_DELAY_S = 0.2
+ORPHAN = "crashed/upload"
+
+
+@pytest.fixture
+def storage_overrides(tmp_path: Path) -> dict[str, Any]:
+    """A blob directory of the test's own: the sweep removes whatever has no row here."""
+    return {"storage_url": f"file://{tmp_path / 'blobs'}"}
+
+
+async def expire_sessions(db: Database) -> None:
+    async with db.session(write=True) as session:
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await session.execute(update(AuthSession).values(expires_at=past))
+        await session.commit()
+
+
+def leftovers(client: TestClient) -> tuple[list[str], int]:
+    """The blobs in storage and the count of sessions in the database."""
+    runtime = runtime_of(client)
+
+    async def look() -> tuple[list[str], int]:
+        keys = [key async for key, _ in runtime.storage.list_blobs()]
+        async with runtime.db.session() as session:
+            count = await session.scalar(select(func.count()).select_from(AuthSession))
+        return keys, int(count or 0)
+
+    assert client.portal is not None
+    return client.portal.call(look)
+
+
+@pytest.mark.parametrize("housekeeping", [True, False], ids=["on", "off"])
+def test_start_up_sweeps_orphans_and_purges_expired_sessions_when_on(
+    settings: Settings, client: TestClient, tenant_a: Tenant, tmp_path: Path, housekeeping: bool
+) -> None:
+    """A blob without a row (a crashed upload) and a session past its lifetime are gone
+    once an app started with STARTUP_HOUSEKEEPING has shut down (shutdown lets the
+    cleanup finish), and still there after one started without it."""
+    runtime = runtime_of(client)
+    orphan = tmp_path / "orphan"
+    orphan.write_bytes(b"left behind by a crash")
+    assert client.portal is not None
+    client.portal.call(runtime.storage.put_file, ORPHAN, orphan, 22)
+    client.portal.call(expire_sessions, runtime.db)
+    assert leftovers(client) == ([ORPHAN], 1)
+
+    changes = {"startup_housekeeping": housekeeping, "orphan_grace_seconds": 0}
+    with TestClient(create_app(settings.model_copy(update=changes)), base_url=BASE_URL) as fresh:
+        assert fresh.get("/health").status_code == 200
+
+    assert leftovers(client) == (([], 0) if housekeeping else ([ORPHAN], 1))
 
 
 def aiosqlite_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
 
 
+@pytest.mark.settings(startup_housekeeping=True)
 def test_shutdown_during_the_start_up_cleanup_leaves_no_connection_behind(
     app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
