@@ -1,5 +1,5 @@
 """The suite's fixtures live in plugin modules; this file lists them, and keeps the
-garbage collector off the objects that importing everything made."""
+garbage collector off the objects that live as long as the run."""
 
 import gc
 
@@ -17,8 +17,26 @@ pytest_plugins = [
 ]
 
 
+# Tests between two freezes of what survived them (see pytest_runtest_logfinish).
+FREEZE_EVERY = 25
+_finished = 0
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Modules, classes and functions live as long as the run: frozen, a full
     collection no longer walks them all again during the tests."""
     gc.collect()
     gc.freeze()
+
+
+def pytest_runtest_logfinish() -> None:
+    """What the tests load on first use (botocore's models, moto, Hypothesis' tables)
+    and pytest's reports live on too. Left unfrozen, each full collection walks them
+    again: in the default run that took 3.1 to 3.5 s of garbage collection, against
+    1.7 to 1.9 s when the survivors of every 25 tests are frozen after a collection.
+    Only cyclic garbage among frozen objects stays; reference counting frees the rest."""
+    global _finished
+    _finished += 1
+    if _finished % FREEZE_EVERY == 0:
+        gc.collect()
+        gc.freeze()
