@@ -11,9 +11,8 @@ from urllib.parse import urlparse
 from app.config import Settings
 from app.storage.base import BlobStorage, StorageUnavailable
 from app.storage.local import LocalStorage
-from app.storage.s3 import S3Storage
 
-__all__ = ["BlobStorage", "LocalStorage", "S3Storage", "StorageUnavailable", "build_storage"]
+__all__ = ["BlobStorage", "LocalStorage", "StorageUnavailable", "build_storage"]
 
 
 def build_storage(settings: Settings) -> BlobStorage:
@@ -24,6 +23,10 @@ def build_storage(settings: Settings) -> BlobStorage:
     if parsed.scheme == "file":
         return LocalStorage(Path(parsed.path))
     if parsed.scheme == "s3" and parsed.netloc:
+        # Imported here: aioboto3 and aiohttp add about 0.3 s to the start-up of every
+        # process (the CLI's too) that stores its files locally.
+        from app.storage.s3 import S3Storage
+
         return S3Storage(
             bucket=parsed.netloc,
             prefix=parsed.path.strip("/"),
