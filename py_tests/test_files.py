@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.files import sweep_orphans
 from py_tests import samples
 from py_tests.assertions import assert_problem
-from py_tests.fixtures.app import runtime_of
+from py_tests.fixtures.app import runtime_of, stored_keys
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 
@@ -32,16 +32,6 @@ MiB = 1024 * 1024
 @pytest.fixture
 def storage_overrides(any_storage: dict[str, Any]) -> dict[str, Any]:
     return any_storage
-
-
-def stored_keys(client: TestClient) -> list[str]:
-    storage = runtime_of(client).storage
-
-    async def collect() -> list[str]:
-        return [key async for key, _ in storage.list_blobs()]
-
-    assert client.portal is not None
-    return client.portal.call(collect)
 
 
 def upload(api: ApiClient, data: bytes, content_type: str, name: str = "f") -> httpx.Response:

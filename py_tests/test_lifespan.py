@@ -16,9 +16,8 @@ from sqlalchemy import func, select, update
 from app.config import Settings
 from app.db.models import AuthSession
 from app.db.session import Database
-from app.main import create_app
 from py_tests.assertions import wait_for
-from py_tests.fixtures.app import BASE_URL, runtime_of
+from py_tests.fixtures.app import restarted, runtime_of, stored_keys
 from py_tests.fixtures.clients import Tenant
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
@@ -39,18 +38,15 @@ async def expire_sessions(db: Database) -> None:
         await session.commit()
 
 
-def leftovers(client: TestClient) -> tuple[list[str], int]:
-    """The blobs in storage and the count of sessions in the database."""
-    runtime = runtime_of(client)
+def session_count(client: TestClient) -> int:
+    db = runtime_of(client).db
 
-    async def look() -> tuple[list[str], int]:
-        keys = [key async for key, _ in runtime.storage.list_blobs()]
-        async with runtime.db.session() as session:
-            count = await session.scalar(select(func.count()).select_from(AuthSession))
-        return keys, int(count or 0)
+    async def count() -> int:
+        async with db.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(AuthSession)) or 0)
 
     assert client.portal is not None
-    return client.portal.call(look)
+    return client.portal.call(count)
 
 
 @pytest.mark.parametrize("housekeeping", [True, False], ids=["on", "off"])
@@ -66,13 +62,13 @@ def test_start_up_sweeps_orphans_and_purges_expired_sessions_when_on(
     assert client.portal is not None
     client.portal.call(runtime.storage.put_file, ORPHAN, orphan, 22)
     client.portal.call(expire_sessions, runtime.db)
-    assert leftovers(client) == ([ORPHAN], 1)
+    assert (stored_keys(client), session_count(client)) == ([ORPHAN], 1)
 
-    changes = {"startup_housekeeping": housekeeping, "orphan_grace_seconds": 0}
-    with TestClient(create_app(settings.model_copy(update=changes)), base_url=BASE_URL) as fresh:
+    with restarted(settings, startup_housekeeping=housekeeping, orphan_grace_seconds=0) as fresh:
         assert fresh.get("/health").status_code == 200
 
-    assert leftovers(client) == (([], 0) if housekeeping else ([ORPHAN], 1))
+    left = (stored_keys(client), session_count(client))
+    assert left == (([], 0) if housekeeping else ([ORPHAN], 1))
 
 
 def aiosqlite_threads() -> set[threading.Thread]:

@@ -3,8 +3,7 @@ concurrent refreshes, expiry purge, tenant deactivation and password rehashing."
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,10 +14,9 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db.models import AuthSession, User
-from app.main import create_app
 from app.services.tokens import purge_expired_sessions
 from py_tests.assertions import assert_unauthorized, wait_for
-from py_tests.fixtures.app import BASE_URL
+from py_tests.fixtures.app import restarted
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import Member, Tenant
 from py_tests.fixtures.operators import RunCli
@@ -26,14 +24,6 @@ from py_tests.tokens import bearer, claims_of, refresh
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
 USERS = "/api/v1/users"
-
-
-@contextmanager
-def restarted(settings: Settings, **changes: Any) -> Iterator[TestClient]:
-    """A new process' worth of app on the same database: nothing kept in memory."""
-    app = create_app(settings.model_copy(update=changes) if changes else settings)
-    with TestClient(app, base_url=BASE_URL) as fresh:
-        yield fresh
 
 
 def run_in_app(client: TestClient, work: Callable[..., Any], *args: Any) -> Any:
