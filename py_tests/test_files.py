@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.files import sweep_orphans
 from py_tests import samples
 from py_tests.assertions import assert_problem
-from py_tests.fixtures.app import runtime_of, stored_keys
+from py_tests.fixtures.app import plant_orphan, run_in_app, runtime_of, stored_keys
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 
@@ -320,13 +320,10 @@ def test_orphan_sweep_removes_blobs_without_rows_and_keeps_the_rest(
 ) -> None:
     kept = upload(tenant_a_admin, samples.png(), "image/png").json()
     runtime = runtime_of(client)
-    orphan = tmp_path / "orphan"
-    orphan.write_bytes(b"left behind by a crash")
-    assert client.portal is not None
-    client.portal.call(runtime.storage.put_file, "crashed/upload", orphan, 22)
+    plant_orphan(client, tmp_path)
     assert len(stored_keys(client)) == 2
 
-    removed = client.portal.call(sweep_orphans, runtime.db, runtime.storage, 0)
+    removed = run_in_app(client, sweep_orphans, runtime.db, runtime.storage, 0)
 
     assert removed == 1
     assert stored_keys(client) == [f"{kept['tenant_id']}/{kept['id']}"]

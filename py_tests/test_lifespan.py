@@ -11,18 +11,24 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from app.config import Settings
 from app.db.models import AuthSession
 from app.db.session import Database
 from py_tests.assertions import wait_for
-from py_tests.fixtures.app import restarted, runtime_of, stored_keys
+from py_tests.fixtures.app import (
+    plant_orphan,
+    restarted,
+    run_in_app,
+    runtime_of,
+    session_count,
+    stored_keys,
+)
 from py_tests.fixtures.clients import Tenant
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 OPEN_DELAY_S = 0.2
-ORPHAN = "crashed/upload"
 
 
 @pytest.fixture
@@ -38,17 +44,6 @@ async def expire_sessions(db: Database) -> None:
         await session.commit()
 
 
-def session_count(client: TestClient) -> int:
-    db = runtime_of(client).db
-
-    async def count() -> int:
-        async with db.session() as session:
-            return int(await session.scalar(select(func.count()).select_from(AuthSession)) or 0)
-
-    assert client.portal is not None
-    return client.portal.call(count)
-
-
 @pytest.mark.parametrize("housekeeping", [True, False], ids=["on", "off"])
 def test_start_up_sweeps_orphans_and_purges_expired_sessions_when_on(
     settings: Settings, client: TestClient, tenant_a: Tenant, tmp_path: Path, housekeeping: bool
@@ -56,19 +51,15 @@ def test_start_up_sweeps_orphans_and_purges_expired_sessions_when_on(
     """A blob without a row (a crashed upload) and a session past its lifetime are gone
     once an app started with STARTUP_HOUSEKEEPING has shut down (shutdown lets the
     cleanup finish), and still there after one started without it."""
-    runtime = runtime_of(client)
-    orphan = tmp_path / "orphan"
-    orphan.write_bytes(b"left behind by a crash")
-    assert client.portal is not None
-    client.portal.call(runtime.storage.put_file, ORPHAN, orphan, 22)
-    client.portal.call(expire_sessions, runtime.db)
-    assert (stored_keys(client), session_count(client)) == ([ORPHAN], 1)
+    orphan = plant_orphan(client, tmp_path)
+    run_in_app(client, expire_sessions, runtime_of(client).db)
+    assert (stored_keys(client), session_count(client)) == ([orphan], 1)
 
     with restarted(settings, startup_housekeeping=housekeeping, orphan_grace_seconds=0) as fresh:
         assert fresh.get("/health").status_code == 200
 
     left = (stored_keys(client), session_count(client))
-    assert left == (([], 0) if housekeeping else ([ORPHAN], 1))
+    assert left == (([], 0) if housekeeping else ([orphan], 1))
 
 
 def aiosqlite_threads() -> set[threading.Thread]:

@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.config import Settings
 from app.db.models import AuthSession, User
 from app.services.tokens import purge_expired_sessions
 from py_tests.assertions import assert_unauthorized, wait_for
-from py_tests.fixtures.app import restarted
+from py_tests.fixtures.app import restarted, run_in_app, session_count
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import Member, Tenant
 from py_tests.fixtures.operators import RunCli
@@ -24,11 +24,6 @@ from py_tests.tokens import bearer, claims_of, refresh
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
 USERS = "/api/v1/users"
-
-
-def run_in_app(client: TestClient, work: Callable[..., Any], *args: Any) -> Any:
-    assert client.portal is not None
-    return client.portal.call(work, *args)
 
 
 # --- revocation across a restart -------------------------------------------------------
@@ -126,14 +121,10 @@ def test_expired_sessions_are_purged_and_live_ones_kept(
             row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
             await session.commit()
 
-    async def count_sessions() -> int:
-        async with db.session() as session:
-            return int(await session.scalar(select(func.count()).select_from(AuthSession)))
-
     run_in_app(client, expire_member_session)
-    assert run_in_app(client, count_sessions) == 2
+    assert session_count(client) == 2
     assert run_in_app(client, purge_expired_sessions, db) == 1
-    assert run_in_app(client, count_sessions) == 1
+    assert session_count(client) == 1
     assert_unauthorized(tenant_a_member.api.get(USERS))
     assert tenant_a.admin.api.get(USERS).status_code == 200
 
