@@ -30,7 +30,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_logfinish() -> None:
-    """What the tests load on first use (botocore's models, moto, Hypothesis' tables)
+    """What the tests load on first use (botocore's service models, for one)
     and pytest's reports live on too. Left unfrozen, each full collection walks them
     again: in the default run that took 3.1 to 3.5 s of garbage collection, against
     1.7 to 1.9 s when the survivors of every 25 tests are frozen after a collection.
