@@ -14,6 +14,7 @@ FIXTURE_PLUGINS = [
     "py_tests.fixtures.clients",
     "py_tests.fixtures.async_clients",
     "py_tests.fixtures.operators",
+    "py_tests.fixtures.seeds",
 ]
 
 
