@@ -1,23 +1,29 @@
 """The in-process harness must behave like the ASGI servers the API runs under, or a
-concurrency test could fail (or pass) for the harness's sake rather than the app's."""
+concurrency test could fail (or pass) for the harness's sake rather than the app's;
+and tenant A copied from its seed must be as fresh as one registered for the test."""
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
+import jwt
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.db.models import AuthSession
 from py_tests.fixtures.app import asgi_client, state_per_request
+from py_tests.fixtures.clients import SEEDED_TENANT, Tenant
 
-pytestmark = pytest.mark.concurrency
 
-
+@pytest.mark.concurrency
 @pytest.mark.asyncio
 async def test_concurrent_requests_get_their_own_copy_of_the_lifespan_state() -> None:
     both_wrote = asyncio.Barrier(2)
@@ -40,3 +46,41 @@ async def test_concurrent_requests_get_their_own_copy_of_the_lifespan_state() ->
         )
     assert first.json() == {"caller": "first", "started": True}
     assert second.json() == {"caller": "second", "started": True}
+
+
+async def _sessions(database_url: str) -> list[tuple[str, datetime | None]]:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(select(AuthSession.refresh_jti, AuthSession.revoked_at))
+            return [(jti, revoked_at) for jti, revoked_at in rows]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.inprocess
+def test_tenant_a_is_a_copy_of_the_seed_and_what_the_test_does_stays_in_it(
+    request: pytest.FixtureRequest, tenant_a: Tenant, database_source: str | None
+) -> None:
+    assert database_source is not None, "tenant A was registered, not copied from the seed"
+    assert request.node.stash[SEEDED_TENANT].id == tenant_a.id
+    jti = jwt.decode(tenant_a.admin.tokens["refresh_token"], options={"verify_signature": False})
+    refreshed = tenant_a.admin.api.post(
+        "/auth/refresh", json={"refresh_token": tenant_a.admin.tokens["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    tenant_a.admin.api.authenticate(refreshed.json()["access_token"])
+    assert tenant_a.admin.api.post("/auth/logout").status_code == 204
+
+    # The seed, which later tests are copied from, still holds the session unrotated.
+    assert asyncio.run(_sessions(database_source)) == [(jti["jti"], None)]
+
+
+@pytest.mark.inprocess
+@pytest.mark.settings(access_token_expire_minutes=5)
+def test_tenant_a_is_registered_when_the_test_changes_settings(
+    request: pytest.FixtureRequest, tenant_a: Tenant, database_source: str | None
+) -> None:
+    assert database_source is None
+    assert SEEDED_TENANT not in request.node.stash
+    assert tenant_a.admin.tokens["expires_in"] == 300
