@@ -201,3 +201,34 @@ def test_openapi_login_accepts_json_and_oauth2_form(openapi: dict[str, Any]) -> 
         s.get("flows", {}).get("password", {}).get("tokenUrl") == "/auth/login"
         for s in schemes.values()
     )
+
+
+@pytest.mark.inprocess
+@pytest.mark.parametrize(
+    ("page_size_maximum", "download_types"),
+    [
+        pytest.param(
+            37,
+            ("text/plain",),
+            marks=pytest.mark.settings(max_page_size=37, allowed_file_types=("text/plain",)),
+        ),
+        pytest.param(
+            250,
+            ("image/png", "application/pdf"),
+            marks=pytest.mark.settings(
+                max_page_size=250, allowed_file_types=("image/png", "application/pdf")
+            ),
+        ),
+    ],
+)
+def test_openapi_states_the_limits_of_the_settings_the_app_runs_with(
+    openapi: dict[str, Any], page_size_maximum: int, download_types: tuple[str, ...]
+) -> None:
+    """The document is built once per app from its routes; each start-up's settings
+    still write their own limits into it."""
+    listing = openapi["paths"]["/api/v1/users"]["get"]["parameters"]
+    page_size = next(p for p in listing if p["name"] == "page_size")["schema"]
+    integers = [v for v in page_size.get("anyOf", [page_size]) if v.get("type") == "integer"]
+    assert [v["maximum"] for v in integers] == [page_size_maximum]
+    download = openapi["paths"]["/api/v1/files/{file_id}"]["get"]["responses"]["200"]
+    assert set(download["content"]) == set(download_types)
