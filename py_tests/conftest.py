@@ -18,12 +18,14 @@ FIXTURE_PLUGINS = [
 ]
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-xdist's, which sets up its controller
-def pytest_configure(config: pytest.Config) -> None:
+@pytest.hookimpl(trylast=True)  # after pytest-cov's, which starts measuring in workers here
+def pytest_sessionstart(session: pytest.Session) -> None:
     """The fixtures load where tests run: in a serial run, and in each pytest-xdist
     worker. The controller of `-n N` only hands out tests and reports them; importing
     the fixtures there (with the app, FastAPI and SQLAlchemy they import) delayed the
-    workers' start: a `-n 2` run took 0.75 s more wall time."""
+    workers' start: a `-n 2` run took 0.75 s more wall time. Loaded once coverage runs
+    in the worker, the app's module-level lines are measured there."""
+    config = session.config
     if config.pluginmanager.has_plugin("dsession") and not config.option.showfixtures:
         return
     for name in FIXTURE_PLUGINS:
