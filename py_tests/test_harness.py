@@ -64,16 +64,15 @@ def test_tenant_a_is_a_copy_of_the_seed_and_what_the_test_does_stays_in_it(
 ) -> None:
     assert database_source is not None, "tenant A was registered, not copied from the seed"
     assert request.node.stash[SEEDED_TENANT].id == tenant_a.id
-    jti = jwt.decode(tenant_a.admin.tokens["refresh_token"], options={"verify_signature": False})
-    refreshed = tenant_a.admin.api.post(
-        "/auth/refresh", json={"refresh_token": tenant_a.admin.tokens["refresh_token"]}
-    )
+    token = tenant_a.admin.tokens["refresh_token"]
+    refresh = jwt.decode(token, options={"verify_signature": False})
+    refreshed = tenant_a.admin.api.post("/auth/refresh", json={"refresh_token": token})
     assert refreshed.status_code == 200, refreshed.text
     tenant_a.admin.api.authenticate(refreshed.json()["access_token"])
     assert tenant_a.admin.api.post("/auth/logout").status_code == 204
 
     # The seed, which later tests are copied from, still holds the session unrotated.
-    assert asyncio.run(_sessions(database_source)) == [(jti["jti"], None)]
+    assert asyncio.run(_sessions(database_source)) == [(refresh["jti"], None)]
 
 
 @pytest.mark.inprocess
