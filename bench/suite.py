@@ -9,8 +9,8 @@ checkout's Python environment). Every run is the default run (`pytest`, in-proce
 SQLite) in the random order of one seed. Prints and writes reports/suite.md: each
 run's tests, pytest's own time and the wall time (which also counts the start-up
 before pytest's clock starts: all of it, for the `-n 2` controller), and in each round
-the ratios of `-n 2` to serial. This machine's speed drifts by tens of percent within minutes, so
-only runs of the same round are compared.
+the ratios of `-n 2` to serial. This machine's speed drifts by tens of percent within
+minutes, so only runs of the same round are compared.
 """
 
 import argparse
