@@ -203,23 +203,16 @@ def test_openapi_login_accepts_json_and_oauth2_form(openapi: dict[str, Any]) -> 
     )
 
 
+def _limits(max_page_size: int, *file_types: str) -> Any:
+    """A case: the app runs with these limits, and its document must state them."""
+    settings = pytest.mark.settings(max_page_size=max_page_size, allowed_file_types=file_types)
+    return pytest.param(max_page_size, file_types, marks=settings)
+
+
 @pytest.mark.inprocess
 @pytest.mark.parametrize(
     ("page_size_maximum", "download_types"),
-    [
-        pytest.param(
-            37,
-            ("text/plain",),
-            marks=pytest.mark.settings(max_page_size=37, allowed_file_types=("text/plain",)),
-        ),
-        pytest.param(
-            250,
-            ("image/png", "application/pdf"),
-            marks=pytest.mark.settings(
-                max_page_size=250, allowed_file_types=("image/png", "application/pdf")
-            ),
-        ),
-    ],
+    [_limits(37, "text/plain"), _limits(250, "image/png", "application/pdf")],
 )
 def test_openapi_states_the_limits_of_the_settings_the_app_runs_with(
     openapi: dict[str, Any], page_size_maximum: int, download_types: tuple[str, ...]
