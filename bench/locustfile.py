@@ -148,7 +148,7 @@ class TenantAdmin(HttpUser):
                 response.failure("downloaded bytes differ from the upload")
 
 
-@events.test_stop.add_listener
+@events.test_stop.add_listener  # type: ignore[untyped-decorator]
 def read_back(environment: Environment, **_: Any) -> None:
     """Every acknowledged write, read back as its tenant's admin after the run (in each
     process that ran users; a distributed run's workers write one file each)."""

@@ -44,4 +44,4 @@ class UserPayloadFactory(factory.DictFactory):
 
 
 def user_payloads(count: int, **fields: Any) -> list[dict[str, Any]]:
-    return [UserPayloadFactory(**fields) for _ in range(count)]
+    return [UserPayloadFactory.build(**fields) for _ in range(count)]

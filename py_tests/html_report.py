@@ -8,11 +8,13 @@ JUnit XML), and the grids are drawn above the report's table of results.
 """
 
 from html import escape
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 CELL = "grid_cell"
+# (grid, row, column, expected, observed, agrees) as a test records it
+Cell = tuple[str, str, str, str, str, bool]
 # grid -> (row, column) -> (expected, observed, agrees, test outcome)
 _grids: dict[str, dict[tuple[str, str], tuple[str, str, bool, str]]] = {}
 
@@ -38,7 +40,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     for name, value in report.user_properties:
         if name == CELL:
-            grid, row, column, expected, observed, agrees = value
+            grid, row, column, expected, observed, agrees = cast(Cell, value)
             _grids.setdefault(grid, {})[(row, column)] = (
                 expected,
                 observed,

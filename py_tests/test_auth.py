@@ -7,16 +7,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 import time_machine
-from fastapi.testclient import TestClient
 
 from app.config import Settings
 from py_tests.assertions import assert_problem, assert_unauthorized
 from py_tests.factories import RegistrationFactory
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
+from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
 pytestmark = pytest.mark.auth
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.auth
 USERS = "/api/v1/users"
 
 
-def login(client: TestClient, member: Member) -> httpx.Response:
+def login(client: HttpClient, member: Member) -> HttpResponse:
     credentials = {"username": member.username, "password": member.password}
     return client.post("/auth/login", json=credentials)
 
@@ -58,7 +57,7 @@ INVALID_REGISTRATIONS = [
 def test_register_rejects_invalid_input(
     anonymous: ApiClient, overrides: dict[str, Any], field: str
 ) -> None:
-    payload = without_missing({**RegistrationFactory(), **overrides})
+    payload = without_missing({**RegistrationFactory.build(), **overrides})
     response = anonymous.post("/auth/register", json=payload)
     body = assert_problem(response, 422)
     assert field in {error["loc"][-1] for error in body["errors"]}
@@ -79,7 +78,7 @@ def test_register_rejects_invalid_input(
 def test_register_rejects_password_equal_to_identity(
     anonymous: ApiClient, password_of: Callable[[dict[str, Any]], str]
 ) -> None:
-    payload = RegistrationFactory()
+    payload = RegistrationFactory.build()
     payload["admin_password"] = password_of(payload)
     body = assert_problem(anonymous.post("/auth/register", json=payload), 422)
     assert body["errors"][0]["loc"][-1] in {"password", "admin_password"}
@@ -98,13 +97,13 @@ def test_register_rejects_password_equal_to_identity(
 def test_register_conflicts_with_taken_identity(
     anonymous: ApiClient, tenant_a: Tenant, field: str, taken: Callable[[Tenant], str]
 ) -> None:
-    payload = RegistrationFactory(**{field: taken(tenant_a)})
+    payload = RegistrationFactory.build(**{field: taken(tenant_a)})
     body = assert_problem(anonymous.post("/auth/register", json=payload), 409)
     assert field in body["detail"]
 
 
-def test_register_creates_tenant_and_its_admin(client: TestClient, anonymous: ApiClient) -> None:
-    payload = RegistrationFactory()
+def test_register_creates_tenant_and_its_admin(client: HttpClient, anonymous: ApiClient) -> None:
+    payload = RegistrationFactory.build()
     response = anonymous.post("/auth/register", json=payload)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -162,7 +161,7 @@ def test_login_unknown_user_and_wrong_password_answer_identically(
 
 
 def test_login_of_deactivated_user_is_forbidden(
-    client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+    client: HttpClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     deleted = tenant_a.admin.api.delete(f"{USERS}/{tenant_a_member.id}")
     assert deleted.status_code == 204, deleted.text
@@ -243,7 +242,7 @@ def test_refresh_rotates_the_token_pair(anonymous: ApiClient, tenant_a: Tenant) 
 
 @pytest.mark.security
 def test_refresh_token_reuse_revokes_session(
-    client: TestClient, anonymous: ApiClient, tenant_a: Tenant
+    client: HttpClient, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
     other_session = login(client, tenant_a.admin).json()
     old = tenant_a.admin.tokens
@@ -267,7 +266,7 @@ def test_logout_requires_a_bearer_token(anonymous: ApiClient) -> None:
 
 
 def test_logout_ends_only_that_session(
-    client: TestClient, anonymous: ApiClient, tenant_a: Tenant
+    client: HttpClient, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
     other_session = login(client, tenant_a.admin).json()
     response = tenant_a.admin.api.post("/auth/logout")
@@ -283,14 +282,14 @@ def test_logout_ends_only_that_session(
 # --- failed-login back-off ----------------------------------------------------------
 
 
-def _attempt(client: TestClient, member: Member, password: str) -> httpx.Response:
+def _attempt(client: HttpClient, member: Member, password: str) -> HttpResponse:
     return client.post("/auth/login", json={"username": member.username, "password": password})
 
 
 @pytest.mark.security
 @pytest.mark.settings(rate_limit_per_minute=1000)
 def test_failed_logins_back_off_exponentially_and_reset_on_success(
-    client: TestClient, tenant_a_member: Member, controlled_clock: time_machine.Traveller
+    client: HttpClient, tenant_a_member: Member, controlled_clock: time_machine.Traveller
 ) -> None:
     clock = controlled_clock
     for _ in range(4):
@@ -314,7 +313,7 @@ def test_failed_logins_back_off_exponentially_and_reset_on_success(
 @pytest.mark.security
 @pytest.mark.settings(rate_limit_per_minute=1000)
 def test_login_back_off_is_capped_so_a_victim_is_never_locked_out_for_long(
-    client: TestClient, tenant_a_member: Member, controlled_clock: time_machine.Traveller
+    client: HttpClient, tenant_a_member: Member, controlled_clock: time_machine.Traveller
 ) -> None:
     clock = controlled_clock
     wait = 0
@@ -330,7 +329,7 @@ def test_login_back_off_is_capped_so_a_victim_is_never_locked_out_for_long(
 
 @pytest.mark.security
 @pytest.mark.settings(rate_limit_per_minute=1000)
-def test_back_off_treats_unknown_accounts_alike(client: TestClient) -> None:
+def test_back_off_treats_unknown_accounts_alike(client: HttpClient) -> None:
     ghost = {"username": "nobody_" + uuid.uuid4().hex[:8], "password": "whatever-it-is"}
     statuses = [client.post("/auth/login", json=ghost).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
@@ -342,7 +341,7 @@ def test_back_off_treats_unknown_accounts_alike(client: TestClient) -> None:
     rate_limit_per_minute=1000, password_hash_time_cost=2, password_hash_memory_kib=19_456
 )
 def test_unknown_user_and_wrong_password_take_the_same_time(
-    client: TestClient, tenant_a: Tenant
+    client: HttpClient, tenant_a: Tenant
 ) -> None:
     """With the production hash parameters, the two failures differ by less than the
     noise: an unknown user is verified against a dummy hash, not answered early."""

@@ -37,7 +37,7 @@ async def test_bulk_by_member_is_forbidden(
     make_async_client: MakeAsyncClient,
     async_tenant_a: AsyncTenant,
 ) -> None:
-    payload = UserPayloadFactory(password=strong_password())
+    payload = UserPayloadFactory.build(password=strong_password())
     assert (await async_tenant_a.admin.post(USERS, json=payload)).status_code == 201
     credentials = {"username": payload["username"], "password": payload["password"]}
     token = (await async_client.post("/auth/login", json=credentials)).json()["access_token"]
@@ -52,7 +52,7 @@ async def test_bulk_by_member_is_forbidden(
         pytest.param([], ["body"], id="empty-list"),
         pytest.param(user_payloads(51), ["body"], id="51-items"),
         pytest.param(
-            [*user_payloads(2), UserPayloadFactory(email="not-an-email")],
+            [*user_payloads(2), UserPayloadFactory.build(email="not-an-email")],
             ["body", 2, "email"],
             id="one-invalid-item",
         ),
@@ -94,7 +94,7 @@ async def test_bulk_conflict_with_existing_user_creates_nothing(
     async_tenant_a: AsyncTenant, amake_tenant: MakeAsyncTenant, field: str, other_tenant: bool
 ) -> None:
     owner = (await amake_tenant()) if other_tenant else async_tenant_a
-    existing = UserPayloadFactory()
+    existing = UserPayloadFactory.build()
     assert (await owner.admin.post(USERS, json=existing)).status_code == 201
     items = user_payloads(4)
     items[2][field] = existing[field].upper()
@@ -131,8 +131,8 @@ async def test_bulk_users_with_passwords_can_log_in(
 async def test_concurrent_creates_of_one_username_let_exactly_one_win(
     async_tenant_a: AsyncTenant,
 ) -> None:
-    username = UserPayloadFactory()["username"]
-    payloads = [UserPayloadFactory(username=username) for _ in range(5)]
+    username = UserPayloadFactory.build()["username"]
+    payloads = [UserPayloadFactory.build(username=username) for _ in range(5)]
     responses = await asyncio.gather(
         *(async_tenant_a.admin.post(USERS, json=payload) for payload in payloads)
     )

@@ -8,16 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from alembic.script import ScriptDirectory
-from fastapi.testclient import TestClient
 
 from app.db.migrate import alembic_config
 from py_tests.factories import strong_password, unique_username
 from py_tests.fixtures.clients import MakeTenant
 from py_tests.fixtures.operators import RunCli, create_operator
+from py_tests.http_types import HttpClient, HttpResponse
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +29,11 @@ def new_identity() -> tuple[str, str, str]:
     return unique_username(), fresh_email(), strong_password()
 
 
-def login(client: TestClient, username: str, password: str) -> httpx.Response:
+def login(client: HttpClient, username: str, password: str) -> HttpResponse:
     return client.post("/auth/login", json={"username": username, "password": password})
 
 
-def operator_headers(client: TestClient, run_cli: RunCli) -> dict[str, str]:
+def operator_headers(client: HttpClient, run_cli: RunCli) -> dict[str, str]:
     username, email, password = new_identity()
     assert create_operator(run_cli, username, email, password) == 0
     response = login(client, username, password)
@@ -55,7 +54,7 @@ def operator_headers(client: TestClient, run_cli: RunCli) -> dict[str, str]:
     ],
 )
 def test_create_operator_refuses_weak_password(
-    client: TestClient, run_cli: RunCli, password_for: Callable[[str], str]
+    client: HttpClient, run_cli: RunCli, password_for: Callable[[str], str]
 ) -> None:
     username, email, _ = new_identity()
     password = password_for(username)
@@ -78,7 +77,7 @@ def test_create_operator_refuses_weak_password(
     ],
 )
 def test_create_operator_refuses_taken_identity(
-    client: TestClient,
+    client: HttpClient,
     run_cli: RunCli,
     make_tenant: MakeTenant,
     identity_of: Callable[[Any, tuple[str, str]], tuple[str, str]],
@@ -96,7 +95,7 @@ def test_create_operator_refuses_taken_identity(
 # --- create-platform-operator: the operator at work ---------------------------------
 
 
-def test_operator_is_not_a_tenant_member(client: TestClient, run_cli: RunCli) -> None:
+def test_operator_is_not_a_tenant_member(client: HttpClient, run_cli: RunCli) -> None:
     response = client.get("/api/v1/users", headers=operator_headers(client, run_cli))
     assert response.status_code == 403, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -104,7 +103,7 @@ def test_operator_is_not_a_tenant_member(client: TestClient, run_cli: RunCli) ->
 
 
 def test_created_operator_logs_in_without_a_tenant(
-    client: TestClient, run_cli: RunCli, capsys: pytest.CaptureFixture[str]
+    client: HttpClient, run_cli: RunCli, capsys: pytest.CaptureFixture[str]
 ) -> None:
     username, email, password = new_identity()
     assert create_operator(run_cli, username, email, password) == 0
@@ -117,7 +116,7 @@ def test_created_operator_logs_in_without_a_tenant(
 
 
 def test_operator_sees_every_tenant(
-    client: TestClient, run_cli: RunCli, make_tenant: MakeTenant
+    client: HttpClient, run_cli: RunCli, make_tenant: MakeTenant
 ) -> None:
     tenants = [make_tenant(), make_tenant()]
     response = client.get("/api/v1/admin/tenants", headers=operator_headers(client, run_cli))
@@ -133,7 +132,7 @@ def test_operator_sees_every_tenant(
 
 
 def test_operator_stats_span_every_tenant(
-    client: TestClient, run_cli: RunCli, make_tenant: MakeTenant
+    client: HttpClient, run_cli: RunCli, make_tenant: MakeTenant
 ) -> None:
     first, _ = make_tenant(), make_tenant()
     response = client.get("/api/v1/admin/stats", headers=operator_headers(client, run_cli))

@@ -25,7 +25,7 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def load(environ: pytest.MonkeyPatch, **env: str) -> Settings:
     for name, value in env.items():
         environ.setenv(name, value)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)
 
 
 @pytest.mark.parametrize(
@@ -103,13 +103,13 @@ def test_password_hashing_defaults_meet_owasp_minimum(environ: pytest.MonkeyPatc
 def test_asymmetric_algorithms_need_a_key_file(environ: pytest.MonkeyPatch, algorithm: str) -> None:
     environ.setenv("JWT_ALGORITHM", algorithm)
     with pytest.raises((InsecureSettings, ValidationError), match="JWT_PRIVATE_KEY_FILE"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_unknown_jwt_algorithm_is_refused(environ: pytest.MonkeyPatch) -> None:
     environ.setenv("JWT_ALGORITHM", "none")
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from py_tests.assertions import assert_problem
 from py_tests.fixtures.app import plant_orphan, run_in_app, runtime_of, stored_keys
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
+from py_tests.http_types import HttpResponse
 
 # Every test runs once per storage backend (the parametrized `storage_overrides`).
 pytestmark = [pytest.mark.files, pytest.mark.usefixtures("storage_overrides")]
@@ -34,11 +35,11 @@ def storage_overrides(any_storage: dict[str, Any]) -> dict[str, Any]:
     return any_storage
 
 
-def upload(api: ApiClient, data: bytes, content_type: str, name: str = "f") -> httpx.Response:
+def upload(api: ApiClient, data: bytes, content_type: str, name: str = "f") -> HttpResponse:
     return api.post(UPLOAD, files={"file": (name, data, content_type)})
 
 
-def raw_upload(api: ApiClient, filename: bytes, content_type: bytes, data: bytes) -> httpx.Response:
+def raw_upload(api: ApiClient, filename: bytes, content_type: bytes, data: bytes) -> HttpResponse:
     """A multipart body written by hand, so the filename reaches the server unescaped."""
     boundary = uuid.uuid4().hex
     body = (

@@ -81,7 +81,8 @@ def test_shutdown_during_the_start_up_cleanup_leaves_no_connection_behind(
 
     def open_slowly(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         time.sleep(OPEN_DELAY_S)
-        return open_now(*args, **kwargs)
+        connection: sqlite3.Connection = open_now(*args, **kwargs)
+        return connection
 
     monkeypatch.setattr(sqlite3, "connect", open_slowly)
     before = aiosqlite_threads()

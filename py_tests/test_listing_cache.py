@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -21,7 +20,8 @@ from app.db.listing_cache import MAX_BYTES, MAX_ENTRIES, ListingCache
 from app.db.sqlite import DataVersion
 from py_tests.assertions import assert_problem, assert_unauthorized, wait_for
 from py_tests.fixtures.app import runtime_of
-from py_tests.fixtures.clients import Member, Tenant
+from py_tests.fixtures.clients import ApiClient, Member, Tenant
+from py_tests.http_types import HttpResponse
 
 # Session states kept for a minute: a test never depends on one still being kept, and
 # each guard of the lane is then the only thing between a caller and a kept page.
@@ -53,7 +53,7 @@ def statements(client: TestClient) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", record)
 
 
-def kept_page(client: TestClient, api: Any, url: str = PAGE) -> httpx.Response:
+def kept_page(client: TestClient, api: ApiClient, url: str = PAGE) -> HttpResponse:
     """Asks for a page twice; the second answer must come from memory, and is returned."""
     first = api.get(url)
     assert first.status_code == 200, first.text
@@ -183,7 +183,7 @@ def test_an_answer_from_memory_is_logged_as_a_routed_one(
 ) -> None:
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
     access = logging.getLogger("app.access")
     access.addHandler(handler)
     try:

@@ -26,19 +26,19 @@ SERVER_OWNED = {
 def test_register_body_cannot_carry_server_owned_fields(
     anonymous: ApiClient, field: str, value: Any
 ) -> None:
-    response = anonymous.post("/auth/register", json={**RegistrationFactory(), field: value})
+    response = anonymous.post("/auth/register", json={**RegistrationFactory.build(), field: value})
     assert_invalid(response, field)
 
 
 @pytest.mark.parametrize("field", ["role", "is_active"])
 def test_register_cannot_choose_role_or_state(anonymous: ApiClient, field: str) -> None:
-    response = anonymous.post("/auth/register", json={**RegistrationFactory(), field: "user"})
+    response = anonymous.post("/auth/register", json={**RegistrationFactory.build(), field: "user"})
     assert_invalid(response, field)
 
 
 def test_register_cannot_join_an_existing_tenant(anonymous: ApiClient, tenant_a: Tenant) -> None:
     response = anonymous.post(
-        "/auth/register", json=RegistrationFactory(tenant_name=tenant_a.name.upper())
+        "/auth/register", json=RegistrationFactory.build(tenant_name=tenant_a.name.upper())
     )
     assert_problem(response, 409)
     assert tenant_a.admin.api.get(USERS).json()["total_count"] == 1
@@ -49,7 +49,7 @@ def test_register_cannot_join_an_existing_tenant(anonymous: ApiClient, tenant_a:
 def test_user_create_bodies_cannot_carry_server_owned_fields(
     tenant_a_admin: ApiClient, endpoint: str, field: str, value: Any
 ) -> None:
-    payload = {**UserPayloadFactory(), field: value}
+    payload = {**UserPayloadFactory.build(), field: value}
     if endpoint == "single":
         response = tenant_a_admin.post(USERS, json=payload)
     else:

@@ -21,7 +21,7 @@ USERS = "/api/v1/users"
 
 async def test_concurrent_updates_leave_one_consistent_row(async_tenant_a: AsyncTenant) -> None:
     admin = async_tenant_a.admin
-    user = (await admin.post(USERS, json=UserPayloadFactory())).json()
+    user = (await admin.post(USERS, json=UserPayloadFactory.build())).json()
     names = [f"Name number {n}" for n in range(8)]
 
     answers = await asyncio.gather(
@@ -44,7 +44,7 @@ async def test_demoting_two_admins_at_once_keeps_an_active_admin(
     async_tenant_a: AsyncTenant,
 ) -> None:
     password = strong_password()
-    second = UserPayloadFactory(role="admin", password=password)
+    second = UserPayloadFactory.build(role="admin", password=password)
     created = await async_tenant_a.admin.post(USERS, json=second)
     assert created.status_code == 201, created.text
     login = await async_client.post(

@@ -8,15 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 import time_machine
-from fastapi.testclient import TestClient
 
 from py_tests.assertions import assert_problem
 from py_tests.factories import RegistrationFactory, UserPayloadFactory, user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant, register_tenant
+from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.routes import LIMITED_PREFIXES, routes
 from py_tests.samples import text
 
@@ -24,12 +23,12 @@ pytestmark = pytest.mark.rate_limit
 LIMIT = 10
 USERS = "/api/v1/users"
 
-Attempt = Callable[[int], httpx.Response]
+Attempt = Callable[[int], HttpResponse]
 
 
 @dataclass
 class Env:
-    client: TestClient
+    client: HttpClient
     made: dict[str, Any] = field(default_factory=dict)
 
     def tenant(self) -> Tenant:
@@ -43,7 +42,7 @@ class Env:
 
     def registered(self) -> dict[str, Any]:
         """A tenant registered without logging in, so /auth/login starts unspent."""
-        payload = RegistrationFactory()
+        payload: dict[str, Any] = RegistrationFactory.build()
         assert self.client.post("/auth/register", json=payload).status_code == 201
         return payload
 
@@ -65,7 +64,7 @@ def _refresh(env: Env) -> Attempt:
     creds = {"username": p["admin_username"], "password": p["admin_password"]}
     tokens = [env.client.post("/auth/login", json=creds).json()["refresh_token"]]
 
-    def attempt(i: int) -> httpx.Response:
+    def attempt(i: int) -> HttpResponse:
         response = env.client.post("/auth/refresh", json={"refresh_token": tokens[-1]})
         if response.status_code == 200:
             tokens.append(response.json()["refresh_token"])
@@ -109,7 +108,7 @@ def _upload(env: Env) -> Attempt:
 # (method, route template) -> (build the attempts, the status each allowed attempt gets)
 SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
     ("POST", "/auth/register"): (
-        lambda env: lambda i: env.client.post("/auth/register", json=RegistrationFactory()),
+        lambda env: lambda i: env.client.post("/auth/register", json=RegistrationFactory.build()),
         201,
     ),
     ("POST", "/auth/login"): (_login, 200),
@@ -117,7 +116,7 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
     ("POST", "/auth/logout"): (_logout, 204),
     ("GET", USERS): (lambda env: lambda i: env.admin().get(USERS), 200),
     ("POST", USERS): (
-        lambda env: lambda i: env.admin().post(USERS, json=UserPayloadFactory()),
+        lambda env: lambda i: env.admin().post(USERS, json=UserPayloadFactory.build()),
         201,
     ),
     ("POST", f"{USERS}/bulk"): (
@@ -152,13 +151,13 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
 }
 
 
-def test_every_limited_route_has_a_scenario(client: TestClient) -> None:
+def test_every_limited_route_has_a_scenario(client: HttpClient) -> None:
     assert routes(client, *LIMITED_PREFIXES) == set(SCENARIOS)
 
 
 @pytest.mark.parametrize("route", sorted(SCENARIOS), ids=[f"{m} {p}" for m, p in sorted(SCENARIOS)])
 def test_tenth_call_passes_and_eleventh_is_limited(
-    client: TestClient, route: tuple[str, str]
+    client: HttpClient, route: tuple[str, str]
 ) -> None:
     build, allowed_status = SCENARIOS[route]
     attempt = build(Env(client))
@@ -238,18 +237,18 @@ def test_the_window_moves_and_admits_again(
     assert recovered.headers["X-RateLimit-Remaining"] == str(LIMIT - 1)
 
 
-def login_from(client: TestClient, payload: dict[str, str], address: str) -> httpx.Response:
+def login_from(client: HttpClient, payload: dict[str, str], address: str) -> HttpResponse:
     credentials = {"username": payload["admin_username"], "password": payload["admin_password"]}
     return client.post("/auth/login", json=credentials, headers={"X-Forwarded-For": address})
 
 
 @pytest.mark.security
 @pytest.mark.settings(trusted_proxies="127.0.0.0/8")
-def test_login_is_limited_per_account_whatever_the_address(client: TestClient) -> None:
+def test_login_is_limited_per_account_whatever_the_address(client: HttpClient) -> None:
     """Behind a trusted proxy each call comes from another address; the account's own
     limit still applies (failed guesses meet the back-off first, see test_auth), and
     another account is not affected."""
-    account, bystander = RegistrationFactory(), RegistrationFactory()
+    account, bystander = RegistrationFactory.build(), RegistrationFactory.build()
     for payload in (account, bystander):
         assert client.post("/auth/register", json=payload).status_code == 201
 
@@ -260,12 +259,12 @@ def test_login_is_limited_per_account_whatever_the_address(client: TestClient) -
 
 @pytest.mark.security
 @pytest.mark.inprocess  # depends on the server's TRUSTED_PROXIES
-def test_forwarded_for_is_ignored_from_untrusted_peers(client: TestClient) -> None:
+def test_forwarded_for_is_ignored_from_untrusted_peers(client: HttpClient) -> None:
     """Without trusted proxies, X-Forwarded-For cannot buy a fresh per-address bucket."""
     statuses = [
         client.post(
             "/auth/register",
-            json=RegistrationFactory(),
+            json=RegistrationFactory.build(),
             headers={"X-Forwarded-For": f"198.51.100.{n}"},
         ).status_code
         for n in range(LIMIT + 1)

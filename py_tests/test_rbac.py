@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.testclient import TestClient
 
 from app.permissions import Action, allowed, declared_action
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
+from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
 from py_tests.routes import routes
 
@@ -50,13 +50,13 @@ class Target:
 
 
 REQUESTS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
-    ("POST", USERS): lambda: {"json": UserPayloadFactory()},
+    ("POST", USERS): lambda: {"json": UserPayloadFactory.build()},
     ("POST", f"{USERS}/bulk"): lambda: {"json": user_payloads(2)},
     ("PUT", USER): lambda: {"json": {"full_name": RENAMED}},
     ("POST", f"{FILES}/upload"): lambda: {"files": {"file": ("a.txt", FILE_BYTES, "text/plain")}},
 }
 # What a successful answer must show; `own` is the caller's tenant id (None: operator).
-SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], bool]] = {
+SUCCEEDS: dict[tuple[str, str], Callable[[HttpResponse, Target, str | None], bool]] = {
     ("GET", USERS): lambda r, t, own: {u["tenant_id"] for u in r.json()["data"]} == {own},
     ("POST", USERS): lambda r, t, own: r.json()["tenant_id"] == own,
     ("POST", f"{USERS}/bulk"): lambda r, t, own: [u["tenant_id"] for u in r.json()] == [own] * 2,
@@ -78,7 +78,7 @@ SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], b
 }
 
 
-def api_routes(client: TestClient) -> set[tuple[str, str]]:
+def api_routes(client: HttpClient) -> set[tuple[str, str]]:
     return routes(client, "/api/v1/")
 
 
@@ -95,14 +95,14 @@ def tenant_state(admin: ApiClient, target: Target) -> tuple[Any, ...]:
 
 @pytest.fixture
 def target(tenant_a: Tenant) -> Target:
-    user = tenant_a.admin.api.post(USERS, json=UserPayloadFactory())
+    user = tenant_a.admin.api.post(USERS, json=UserPayloadFactory.build())
     assert user.status_code == 201, user.text
     upload = tenant_a.admin.api.post(f"{FILES}/upload", **REQUESTS[("POST", f"{FILES}/upload")]())
     assert upload.status_code == 201, upload.text
     return Target(tenant_id=tenant_a.id, user_id=user.json()["id"], file_id=upload.json()["id"])
 
 
-def test_every_api_route_has_a_row_per_role(client: TestClient) -> None:
+def test_every_api_route_has_a_row_per_role(client: HttpClient) -> None:
     routes = api_routes(client)
     assert ("GET", USERS) in routes
     assert routes == set(MATRIX), "the auth matrix and the app's /api/v1 routes differ"
@@ -153,22 +153,22 @@ def test_auth_matrix(
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-def declared_actions(client: TestClient) -> dict[tuple[str, str], Action]:
-    """The action each /api/v1 route declares with `require(...)`."""
-    found = {}
-    for context in iter_route_contexts(client.app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and context.path.startswith("/api/v1/"):
-            declared = (declared_action(d.dependency) for d in route.dependencies)
+def declared_actions(app: FastAPI) -> dict[tuple[str, str], Action | None]:
+    """The action each /api/v1 route declares with `require(...)` (None: not one)."""
+    found: dict[tuple[str, str], Action | None] = {}
+    for context in iter_route_contexts(app.routes):
+        route, path = context.original_route, context.path or ""
+        if isinstance(route, APIRoute) and path.startswith("/api/v1/"):
+            declared = (declared_action(d.dependency) for d in route.dependencies if d.dependency)
             actions = [action for action in declared if action]
-            for method in route.methods:
-                found[(method, context.path)] = actions[0] if len(actions) == 1 else None
+            for method in route.methods or ():
+                found[(method, path)] = actions[0] if len(actions) == 1 else None
     return found
 
 
 @pytest.mark.inprocess
-def test_every_api_route_declares_one_action(client: TestClient) -> None:
-    actions = declared_actions(client)
+def test_every_api_route_declares_one_action(app: FastAPI) -> None:
+    actions = declared_actions(app)
     assert set(actions) == set(MATRIX)
     assert None not in actions.values(), actions
     assert set(actions.values()) == set(Action), "an action of the table has no route"
@@ -176,12 +176,13 @@ def test_every_api_route_declares_one_action(client: TestClient) -> None:
 
 @pytest.mark.inprocess
 @pytest.mark.parametrize("role", ["user", "admin", "operator"])
-def test_role_table_in_the_code_agrees_with_the_matrix(client: TestClient, role: str) -> None:
+def test_role_table_in_the_code_agrees_with_the_matrix(app: FastAPI, role: str) -> None:
     """RULES (app/permissions.py) is what the routes enforce; the matrix is the contract.
     A role may take an action exactly where the matrix does not answer it 403, except
     where a member is refused only because the target is not its own."""
     column = ROLES.index(role)
-    for route, action in declared_actions(client).items():
+    for route, action in declared_actions(app).items():
+        assert action is not None, route
         by_role = MATRIX[route][column] != 403 or (role == "user" and route in OWN_ONLY)
         assert allowed(role, action) == by_role, (role, route)
 

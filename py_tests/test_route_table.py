@@ -25,14 +25,14 @@ def _served_copies(
 ) -> Iterator[tuple[APIRoute, APIRoute]]:
     """Each route the routers declare, with the route the app serves for it."""
     served = {
-        (route.path, frozenset(route.methods)): route
+        (route.path, frozenset(route.methods or ())): route
         for route in app.routes
         if isinstance(route, APIRoute)
     }
     for router in routers:
         for original in router.routes:
             assert isinstance(original, APIRoute)
-            yield original, served[(original.path, frozenset(original.methods))]
+            yield original, served[(original.path, frozenset(original.methods or ()))]
 
 
 def test_every_declared_route_is_served_once_with_all_its_options(app: FastAPI) -> None:

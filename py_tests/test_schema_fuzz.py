@@ -8,7 +8,6 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -19,6 +18,7 @@ from app.config import Settings
 from app.main import create_app
 from py_tests.fixtures.clients import MakeTenant, Tenant
 from py_tests.fixtures.live import client_address
+from py_tests.http_types import HttpClient
 from py_tests.plugin import Target
 
 pytestmark = [pytest.mark.security, pytest.mark.slow]
@@ -74,7 +74,9 @@ def breaks_password_rule(body: Any) -> bool:
             continue
         for field, (username, email) in PASSWORD_OWNERS.items():
             password, name, address = item.get(field), item.get(username), item.get(email)
-            if not all(isinstance(value, str) for value in (password, name, address)):
+            if not (
+                isinstance(password, str) and isinstance(name, str) and isinstance(address, str)
+            ):
                 continue
             taken = {name.casefold(), address.casefold(), address.split("@")[0].casefold()}
             if password.casefold() in taken:
@@ -83,7 +85,7 @@ def breaks_password_rule(body: Any) -> bool:
 
 
 def excluded_checks(case: Any) -> list[Any]:
-    excluded = []
+    excluded: list[Any] = []
     if case.path == "/api/v1/files/upload" or breaks_password_rule(case.body):
         # No schema can say "these bytes must really be a PNG" (generated files are
         # refused with 415 by design), nor state the password rule above: neither
@@ -143,7 +145,7 @@ class ScenarioNames:
 
 
 def test_linked_operations_conform_statefully(
-    api_schema: Any, client: httpx.Client, make_tenant: MakeTenant
+    api_schema: Any, client: HttpClient, make_tenant: MakeTenant
 ) -> None:
     """Each scenario runs as the admin of a tenant of its own, from a client address of
     its own (a live target limits registrations per address); every answer passes all

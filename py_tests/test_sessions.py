@@ -20,6 +20,7 @@ from py_tests.fixtures.app import restarted, run_in_app, session_count
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import Member, Tenant
 from py_tests.fixtures.operators import RunCli
+from py_tests.http_types import HttpClient
 from py_tests.tokens import bearer, claims_of, refresh
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
@@ -131,7 +132,7 @@ def test_expired_sessions_are_purged_and_live_ones_kept(
 
 def test_deactivated_tenant_loses_its_sessions_and_logins(
     settings: Settings,
-    client: TestClient,
+    client: HttpClient,
     run_cli: RunCli,
     tenant_a: Tenant,
     tenant_a_member: Member,

@@ -37,7 +37,7 @@ def write_lock_held(settings: Settings) -> Iterator[sqlite3.Connection]:
 def test_a_write_that_cannot_get_the_lock_is_unavailable_and_can_be_retried(
     short_busy_timeout: None, tenant_a_admin: ApiClient, write_lock_held: sqlite3.Connection
 ) -> None:
-    payload = UserPayloadFactory()
+    payload = UserPayloadFactory.build()
     assert_problem(tenant_a_admin.post("/api/v1/users", json=payload), 503)
     assert tenant_a_admin.get("/api/v1/users").status_code == 200  # reads go on meanwhile
 

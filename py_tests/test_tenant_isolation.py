@@ -11,11 +11,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Executable
 from sqlalchemy.exc import StatementError
+from sqlalchemy.sql import ClauseElement
 
 from app.config import Settings
 from app.db.repositories import PageQuery, ScopedFiles, ScopedUsers
@@ -24,6 +23,7 @@ from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
+from py_tests.http_types import HttpClient
 from py_tests.routes import routes
 
 pytestmark = pytest.mark.tenant_isolation
@@ -35,7 +35,7 @@ HOSTILE_BODY = {"full_name": "Changed by tenant A", "is_active": False}
 B_FILE = b"tenant B's private notes\n"
 
 
-def id_routes(client: httpx.Client) -> list[tuple[str, str]]:
+def id_routes(client: HttpClient) -> list[tuple[str, str]]:
     """(method, path template) of every API route with a path parameter."""
     return sorted(route for route in routes(client, "/") if PATH_PARAM.search(route[1]))
 
@@ -49,7 +49,7 @@ def upload_text(api: ApiClient, content: bytes) -> dict[str, Any]:
 
 def tenant_b_resources(tenant_b: Tenant) -> dict[str, str]:
     """One resource of tenant B per path parameter name of the API."""
-    created = tenant_b.admin.api.post(USERS, json=UserPayloadFactory())
+    created = tenant_b.admin.api.post(USERS, json=UserPayloadFactory.build())
     assert created.status_code == 201, created.text
     return {
         "user_id": created.json()["id"],
@@ -67,7 +67,7 @@ def call(api: ApiClient, method: str, path: str, ids: dict[str, str]) -> tuple[i
 
 @pytest.mark.parametrize("role", ["admin", "user"])
 def test_every_id_route_hides_other_tenants_resources(
-    request: pytest.FixtureRequest, client: TestClient, tenant_b: Tenant, role: str
+    request: pytest.FixtureRequest, client: HttpClient, tenant_b: Tenant, role: str
 ) -> None:
     """Tenant A's admin and member try tenant B's ids on every route and method: each
     answer is exactly the answer to an unknown id (404 for the admin; for the member,
@@ -106,7 +106,7 @@ def test_every_id_route_hides_other_tenants_resources(
 def test_user_list_shows_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
     for tenant, count in ((tenant_a, 2), (tenant_b, 3)):
         response = tenant.admin.api.post(
-            f"{USERS}/bulk", json=[UserPayloadFactory() for _ in range(count)]
+            f"{USERS}/bulk", json=[UserPayloadFactory.build() for _ in range(count)]
         )
         assert response.status_code == 201, response.text
     page_a = tenant_a.admin.api.get(USERS).json()
@@ -134,7 +134,9 @@ def test_admin_tenants_list_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) 
 
 
 def test_admin_stats_count_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
-    bulk = tenant_b.admin.api.post(f"{USERS}/bulk", json=[UserPayloadFactory() for _ in range(4)])
+    bulk = tenant_b.admin.api.post(
+        f"{USERS}/bulk", json=[UserPayloadFactory.build() for _ in range(4)]
+    )
     assert bulk.status_code == 201, bulk.text
     upload_text(tenant_b.admin.api, B_FILE)
     response = tenant_a.admin.api.get("/api/v1/admin/stats")
@@ -189,7 +191,7 @@ def scoped_statements() -> list[Any]:
 
 @pytest.mark.inprocess
 @pytest.mark.parametrize("statement", scoped_statements())
-def test_every_scoped_statement_is_filtered_by_a_bound_tenant(statement: Executable) -> None:
+def test_every_scoped_statement_is_filtered_by_a_bound_tenant(statement: ClauseElement) -> None:
     compiled = statement.compile()
     assert "tenant_id" in compiled.params, str(compiled)
     assert BOUND_TENANT_FILTER.search(str(compiled)), str(compiled)

@@ -9,13 +9,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from py_tests.assertions import assert_invalid, assert_problem
 from py_tests.factories import UserPayloadFactory, strong_password, unique_username
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Member, Tenant
+from py_tests.http_types import HttpClient, HttpResponse
 
 pytestmark = pytest.mark.users
 
@@ -32,7 +31,7 @@ def utc_time(value: str) -> datetime:
     return parsed
 
 
-def login(client: TestClient, username: str, password: str) -> httpx.Response:
+def login(client: HttpClient, username: str, password: str) -> HttpResponse:
     return client.post("/auth/login", json={"username": username, "password": password})
 
 
@@ -43,7 +42,7 @@ def login(client: TestClient, username: str, password: str) -> httpx.Response:
     ("method", "on_user", "body"),
     [
         pytest.param("GET", False, None, id="list"),
-        pytest.param("POST", False, UserPayloadFactory(), id="create"),
+        pytest.param("POST", False, UserPayloadFactory.build(), id="create"),
         pytest.param("GET", True, None, id="get"),
         pytest.param("PUT", True, {"full_name": "Anon"}, id="update"),
         pytest.param("DELETE", True, None, id="delete"),
@@ -78,7 +77,7 @@ def test_user_of_other_tenant_is_not_found(
 @pytest.mark.parametrize(
     ("method", "target", "body"),
     [
-        pytest.param("POST", None, UserPayloadFactory(), id="create-user"),
+        pytest.param("POST", None, UserPayloadFactory.build(), id="create-user"),
         pytest.param("PUT", "self", {"role": "admin"}, id="own-role"),
         pytest.param("PUT", "self", {"is_active": False}, id="own-is-active"),
         pytest.param("PUT", "admin", {"full_name": "Someone Else"}, id="other-users-profile"),
@@ -118,7 +117,7 @@ CREATE_INVALID = [
 def test_create_user_rejects_invalid_body(
     tenant_a_admin: ApiClient, override: dict[str, Any], field: str
 ) -> None:
-    response = tenant_a_admin.post(USERS, json={**UserPayloadFactory(), **override})
+    response = tenant_a_admin.post(USERS, json={**UserPayloadFactory.build(), **override})
     assert_invalid(response, field)
     assert str(override.get("password", "-no-password-")) not in response.text
     assert tenant_a_admin.get(USERS).json()["total_count"] == 1
@@ -151,7 +150,7 @@ def test_update_user_rejects_invalid_body(
 
 
 def test_create_user_returns_user_with_defaults(tenant_a: Tenant) -> None:
-    payload = UserPayloadFactory()
+    payload = UserPayloadFactory.build()
     del payload["role"]
     response = tenant_a.admin.api.post(USERS, json={**payload, "password": strong_password()})
     assert response.status_code == 201, response.text
@@ -170,10 +169,10 @@ def test_create_user_returns_user_with_defaults(tenant_a: Tenant) -> None:
     [pytest.param(True, 200, id="with-password"), pytest.param(False, 401, id="without-password")],
 )
 def test_created_user_can_log_in_only_with_a_password(
-    client: TestClient, tenant_a_admin: ApiClient, with_password: bool, status: int
+    client: HttpClient, tenant_a_admin: ApiClient, with_password: bool, status: int
 ) -> None:
     password = strong_password()
-    payload = UserPayloadFactory(**({"password": password} if with_password else {}))
+    payload = UserPayloadFactory.build(**({"password": password} if with_password else {}))
     assert tenant_a_admin.post(USERS, json=payload).status_code == 201
     response = login(client, payload["username"], password)
     assert response.status_code == status, response.text
@@ -198,7 +197,7 @@ def test_create_user_with_taken_identity_conflicts(
     transform: Callable[[str], str],
 ) -> None:
     existing = (tenant_a if same_tenant else make_tenant()).make_user()
-    payload = UserPayloadFactory(**{field: transform(getattr(existing, field))})
+    payload = UserPayloadFactory.build(**{field: transform(getattr(existing, field))})
     body = assert_problem(tenant_a.admin.api.post(USERS, json=payload), 409)
     assert body["conflicts"] == [{"index": 0, "field": field, "reason": "exists"}]
     assert tenant_a.admin.api.get(USERS).json()["total_count"] == (2 if same_tenant else 1)
@@ -256,7 +255,7 @@ def test_admin_updates_one_field_and_keeps_the_rest(
 
 
 def test_member_updates_own_profile_and_password(
-    client: TestClient, tenant_a_member: Member
+    client: HttpClient, tenant_a_member: Member
 ) -> None:
     password = strong_password()
     change = {"full_name": "Self Made", "email": f"{unique_username()}@example.org"}
@@ -295,7 +294,7 @@ def test_last_active_admin_cannot_be_demoted_deactivated_or_deleted(
 
 
 def test_admin_password_change_revokes_the_users_tokens(
-    client: TestClient, tenant_a_admin: ApiClient, tenant_a_member: Member
+    client: HttpClient, tenant_a_admin: ApiClient, tenant_a_member: Member
 ) -> None:
     password = strong_password()
     url = f"{USERS}/{tenant_a_member.id}"
@@ -308,7 +307,7 @@ def test_admin_password_change_revokes_the_users_tokens(
 
 
 def test_delete_is_soft_and_ends_login_and_tokens(
-    client: TestClient, tenant_a_admin: ApiClient, tenant_a_member: Member
+    client: HttpClient, tenant_a_admin: ApiClient, tenant_a_member: Member
 ) -> None:
     url = f"{USERS}/{tenant_a_member.id}"
     response = tenant_a_admin.delete(url)
