@@ -2,6 +2,7 @@
 
 import asyncio
 import copy
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,16 +86,13 @@ def _document_settings_limits(app: FastAPI) -> None:
     What FastAPI builds from the routes (35 ms) is built once; the limits are written
     into a copy of it, made again when `app.openapi_schema` is cleared for other
     settings (as the tests do, giving one app object each test's settings)."""
-    build = app.openapi
-    from_routes: dict[str, Any] = {}
+    from_routes = functools.cache(app.openapi)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        if not from_routes:
-            from_routes.update(build())
         settings: Settings = app.state.settings
-        document = copy.deepcopy(from_routes)
+        document = copy.deepcopy(from_routes())
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
                 for parameter in operation.get("parameters", []):

@@ -58,9 +58,9 @@ def run_suite(checkout: Path, seed: int, workers: int, extra: list[str]) -> Run:
 
 
 def git(*arguments: str) -> None:
-    git = shutil.which("git")
-    assert git, "git is needed for --against"
-    subprocess.run([git, *arguments], cwd=ROOT, check=True)  # noqa: S603 - git, our arguments
+    executable = shutil.which("git")
+    assert executable, "git is needed for --against"
+    subprocess.run([executable, *arguments], cwd=ROOT, check=True)  # noqa: S603 - git, our arguments
 
 
 def main() -> None:
