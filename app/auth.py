@@ -129,7 +129,8 @@ class Tokens:
         """
         claims = self._verified(token)
         if claims.type != expected_type:
-            raise Unauthorized(f"A {claims.type} token cannot be used here")
+            article = "An" if claims.type == "access" else "A"
+            raise Unauthorized(f"{article} {claims.type} token cannot be used here")
         if datetime.now(UTC) >= claims.expires_at + self._leeway_delta:
             raise Unauthorized("The token has expired")
         return claims

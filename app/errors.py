@@ -1,8 +1,10 @@
 """Domain errors and their one mapping to RFC 9457 problem documents.
 
-Services raise the exceptions below; nothing else builds an error response. Unknown
-exceptions become a bare 500 problem in the request middleware (observability.py): no
-stack trace or SQL reaches a client.
+Services raise the exceptions below; nothing else builds an error response. A failure
+to reach or use the database is a 503 with `Retry-After`, wherever it surfaces (here,
+or in the request middleware for one that escaped); a unique violation is a 409. Other
+unknown exceptions become a bare 500 problem in the request middleware
+(observability.py): no stack trace or SQL reaches a client.
 """
 
 import logging
@@ -10,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -88,8 +91,49 @@ class RequestTimeout(DomainError):
         super().__init__(detail, headers={"Connection": "close"})
 
 
+# How soon a client may try again after a backing service failed.
+RETRY_AFTER_UNAVAILABLE_S = 2
+
+
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(
+            detail, headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S), **(headers or {})}
+        )
+
+
+# Failures to reach or use the database: the driver's, SQLAlchemy's wrapping of them,
+# its pool's timeout, and the operating system's (a refused or reset connection).
+UNAVAILABLE = (
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.InternalError,
+    sa.TimeoutError,
+    sa.DisconnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or an exception it was raised from or while handling, says a
+    backing service could not be reached or used (an answer of 503, not 500)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UNAVAILABLE):
+            return True
+        if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def problem(
@@ -187,14 +231,37 @@ def _allowed_methods(request: Request) -> set[str]:
     return literal or templated
 
 
-async def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+def unavailable_problem(exc: BaseException) -> JSONResponse:
     logger.error("database unavailable: %s", type(exc).__name__)
-    return problem(503, "The database is not reachable; try again shortly", slug="unavailable")
+    return problem(
+        503,
+        "The database is not reachable; try again shortly",
+        slug="unavailable",
+        title="Service unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)},
+    )
+
+
+async def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return unavailable_problem(exc)
+
+
+async def _on_integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    # Services answer the conflicts they foresee with what clashed; one that surfaces
+    # anywhere else (a flush, a race the check could not see) is still the contract's 409.
+    logger.info("unique or foreign key violation answered 409: %s", type(exc).__name__)
+    return problem(
+        409,
+        "The change conflicts with existing data (taken meanwhile); nothing was changed",
+        slug="conflict",
+        title="Conflict",
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    for unavailable in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+    app.add_exception_handler(sa.IntegrityError, _on_integrity_error)
+    for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, _on_database_unavailable)

@@ -2,11 +2,13 @@
 
 One pure ASGI middleware owns what happens around every request: it picks the
 request id, adds `X-Request-ID`, `X-Content-Type-Options` and the rate-limit headers,
+bounds how long sending the answer may wait on a client (`SEND_TIMEOUT_SECONDS`),
 turns an unhandled exception into a bare 500 problem (logged with its trace, never
 sent), and writes one JSON log line per request. Nothing secret is logged: the line
 holds ids, the route template, status and duration, never headers or bodies.
 """
 
+import asyncio
 import json
 import logging
 import os
@@ -17,9 +19,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem
+from app.errors import is_unavailable, problem, unavailable_problem
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
@@ -78,9 +81,15 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         status = 500
         response_started = False
+        send_timeout = scope["app"].state.settings.send_timeout_seconds
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
+            if message["type"] == "http.response.body":
+                # A client that stops reading holds the answer for this long at most.
+                async with asyncio.timeout(send_timeout):
+                    await send(message)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
@@ -94,11 +103,25 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
-            logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+        except Exception as exc:
+            fields = {"request_id": request_id}
+            if isinstance(exc, ClientDisconnect):  # nobody is left to answer
+                logger.info("client disconnected mid-request", extra={"fields": fields})
+                status = 499  # the log's name for it; never sent
+                return
             if response_started:
+                if is_unavailable(exc):
+                    logger.warning(
+                        "response cut short: %s", type(exc).__name__, extra={"fields": fields}
+                    )
+                else:
+                    logger.exception("unhandled error mid-response", extra={"fields": fields})
                 raise
-            response = problem(500, "An unexpected error occurred; it has been logged")
+            if is_unavailable(exc):
+                response = unavailable_problem(exc)
+            else:
+                logger.exception("unhandled error", extra={"fields": fields})
+                response = problem(500, "An unexpected error occurred; it has been logged")
             await response(scope, receive, send_with_headers)
         finally:
             self._log(scope, state, status, started)

@@ -116,6 +116,10 @@ class UserUpdate(RequestBody):
     password: Password | SkipJsonSchema[None] = None
     role: Role | SkipJsonSchema[None] = None
     is_active: bool | SkipJsonSchema[None] = None
+    # Needed to change one's own password or email: a stolen access token alone cannot.
+    current_password: (
+        Annotated[str, StringConstraints(min_length=1, max_length=1024)] | SkipJsonSchema[None]
+    ) = None
 
     @field_validator("*", mode="before")
     @classmethod

@@ -108,7 +108,7 @@ def test_register_creates_tenant_and_its_admin(client: HttpClient, anonymous: Ap
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == {"tenant_id", "admin_user_id", "message"}
-    assert body["message"]
+    assert body["message"] == "Tenant registered successfully"  # clients compare it
     assert payload["admin_password"] not in response.text
     logged_in = client.post(
         "/auth/login",
@@ -277,6 +277,50 @@ def test_logout_ends_only_that_session(
     assert_unauthorized(refresh(anonymous, tenant_a.admin.tokens["refresh_token"]))
     assert anonymous.get(USERS, headers=bearer(other_session["access_token"])).status_code == 200
     assert refresh(anonymous, other_session["refresh_token"]).status_code == 200
+
+
+def test_logout_with_another_session_refresh_token_ends_both(
+    client: HttpClient, anonymous: ApiClient, tenant_a: Tenant
+) -> None:
+    other = login(client, tenant_a.admin).json()
+    body = {"refresh_token": other["refresh_token"]}
+    assert tenant_a.admin.api.post("/auth/logout", json=body).status_code == 204
+    assert_unauthorized(tenant_a.admin.api.get(USERS))
+    assert_unauthorized(anonymous.get(USERS, headers=bearer(other["access_token"])))
+    assert_unauthorized(refresh(anonymous, other["refresh_token"]))
+
+
+BAD_LOGOUT_BODIES: list[Any] = [
+    pytest.param(lambda _: {"refresh_token": "garbage"}, 204, id="garbage-token"),
+    pytest.param(lambda own: {"refresh_token": own["access_token"]}, 204, id="access-token"),
+    pytest.param(lambda _: {"refresh_token": "x", "extra": 1}, 422, id="unknown-field"),
+    pytest.param(lambda _: [1, 2], 422, id="not-an-object"),
+]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(("body", "status"), BAD_LOGOUT_BODIES)
+def test_logout_with_a_bad_body_still_ends_the_session(
+    anonymous: ApiClient,
+    tenant_a: Tenant,
+    body: Callable[[dict[str, Any]], Any],
+    status: int,
+) -> None:
+    tokens = tenant_a.admin.tokens
+    response = tenant_a.admin.api.post("/auth/logout", json=body(tokens))
+    assert response.status_code == status, response.text
+    assert_unauthorized(tenant_a.admin.api.get(USERS))
+    assert_unauthorized(refresh(anonymous, tokens["refresh_token"]))
+
+
+def test_logout_with_another_users_refresh_token_ends_only_the_callers(
+    anonymous: ApiClient, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    foreign = {"refresh_token": tenant_b.admin.tokens["refresh_token"]}
+    assert tenant_a.admin.api.post("/auth/logout", json=foreign).status_code == 204
+    assert_unauthorized(tenant_a.admin.api.get(USERS))
+    assert tenant_b.admin.api.get(USERS).status_code == 200
+    assert refresh(anonymous, tenant_b.admin.tokens["refresh_token"]).status_code == 200
 
 
 # --- failed-login back-off ----------------------------------------------------------

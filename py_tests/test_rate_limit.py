@@ -279,3 +279,20 @@ async def test_concurrent_requests_admit_exactly_the_limit(async_tenant_a: Async
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == LIMIT
     assert statuses.count(429) == 50 - LIMIT
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no-token"),
+        pytest.param({"Authorization": "Bearer not-a-token"}, id="garbage-token"),
+    ],
+)
+def test_failed_authentication_counts_against_the_client_address(
+    anonymous: ApiClient, headers: dict[str, str]
+) -> None:
+    """Guessing tokens is limited like any call: by the client's address."""
+    statuses = [anonymous.get(USERS, headers=headers).status_code for _ in range(LIMIT + 1)]
+    assert statuses == [401] * LIMIT + [429]
+    assert "Retry-After" in anonymous.get(USERS, headers=headers).headers

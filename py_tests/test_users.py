@@ -260,12 +260,57 @@ def test_member_updates_own_profile_and_password(
     password = strong_password()
     change = {"full_name": "Self Made", "email": f"{unique_username()}@example.org"}
     url = f"{USERS}/{tenant_a_member.id}"
-    response = tenant_a_member.api.put(url, json={**change, "password": password})
+    body = {**change, "password": password, "current_password": tenant_a_member.password}
+    response = tenant_a_member.api.put(url, json=body)
     assert response.status_code == 200, response.text
     assert {k: response.json()[k] for k in change} == change
     assert tenant_a_member.api.get(url).status_code == 200  # its own session survives
     assert login(client, tenant_a_member.username, password).status_code == 200
     assert_problem(login(client, tenant_a_member.username, tenant_a_member.password), 401)
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"password": "A-new-passphrase-42"}, id="password"),
+        pytest.param({"email": "moved@example.org"}, id="email"),
+    ],
+)
+@pytest.mark.parametrize("role", ["user", "admin"])
+def test_own_credentials_change_needs_current_password(
+    client: HttpClient, tenant_a: Tenant, role: str, change: dict[str, str]
+) -> None:
+    """A stolen access token alone cannot take the account over: without the current
+    password 422, with a wrong one 403, and nothing changes either way."""
+    member = tenant_a.make_user(role=role)
+    url = f"{USERS}/{member.id}"
+    change = {k: f"{unique_username()}-{v}" if k == "email" else v for k, v in change.items()}
+    assert_invalid(member.api.put(url, json=change), "current_password")
+    wrong = {**change, "current_password": member.password + "-not"}
+    assert_problem(member.api.put(url, json=wrong), 403)
+    assert member.api.get(url).json()["email"] == member.email
+    assert login(client, member.username, member.password).status_code == 200
+    right = {**change, "current_password": member.password}
+    assert member.api.put(url, json=right).status_code == 200
+
+
+def test_own_name_change_needs_no_current_password(tenant_a_member: Member) -> None:
+    url = f"{USERS}/{tenant_a_member.id}"
+    unchanged_email = {"full_name": "Renamed Member", "email": tenant_a_member.email}
+    response = tenant_a_member.api.put(url, json=unchanged_email)
+    assert response.status_code == 200, response.text
+    assert response.json()["full_name"] == "Renamed Member"
+
+
+def test_admin_resets_member_password_without_current_and_ends_its_sessions(
+    client: HttpClient, tenant_a_admin: ApiClient, tenant_a_member: Member
+) -> None:
+    url = f"{USERS}/{tenant_a_member.id}"
+    password = strong_password()
+    assert tenant_a_admin.put(url, json={"password": password}).status_code == 200
+    assert_problem(tenant_a_member.api.get(url), 401)
+    assert login(client, tenant_a_member.username, password).status_code == 200
 
 
 def test_update_to_email_taken_in_any_case_conflicts(
@@ -331,12 +376,14 @@ def test_list_shows_own_tenant_in_stable_order(tenant_a: Tenant, tenant_b: Tenan
     assert keys == sorted(keys)
 
 
-def test_list_active_only_hides_deactivated_users(
+def test_list_hides_deactivated_users_unless_active_only_false(
     tenant_a_admin: ApiClient, tenant_a_member: Member
 ) -> None:
     assert tenant_a_admin.delete(f"{USERS}/{tenant_a_member.id}").status_code == 204
-    everyone = tenant_a_admin.get(USERS).json()
+    default = tenant_a_admin.get(USERS).json()
     active = tenant_a_admin.get(USERS, params={"active_only": "true"}).json()
+    everyone = tenant_a_admin.get(USERS, params={"active_only": "false"}).json()
+    assert tenant_a_member.id not in {u["id"] for u in default["data"]}
+    assert default == active
     assert tenant_a_member.id in {u["id"] for u in everyone["data"]}
-    assert tenant_a_member.id not in {u["id"] for u in active["data"]}
     assert (everyone["total_count"], active["total_count"]) == (2, 1)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import PrincipalDep, SessionDep, require
+from app.api.deps import PrincipalDep, RuntimeDep, require
 from app.api.responses import API_V1, problems
 from app.permissions import Action
 from app.schemas import Stats, TenantList
@@ -12,10 +12,10 @@ router = APIRouter(prefix=f"{API_V1}/admin", tags=["admin"], responses=problems(
 
 
 @router.get("/tenants", dependencies=[require(Action.LIST_TENANTS)], response_model=TenantList)
-async def list_tenants(principal: PrincipalDep, session: SessionDep) -> TenantList:
-    return await tenants.list_tenants(session, principal)
+async def list_tenants(principal: PrincipalDep, runtime: RuntimeDep) -> TenantList:
+    return await tenants.list_tenants(runtime.db, principal)
 
 
 @router.get("/stats", dependencies=[require(Action.READ_STATS)], response_model=Stats)
-async def stats(principal: PrincipalDep, session: SessionDep) -> Stats:
-    return await tenants.stats(session, principal)
+async def stats(principal: PrincipalDep, runtime: RuntimeDep) -> Stats:
+    return await tenants.stats(runtime.db, principal)

@@ -1,15 +1,14 @@
 """Registration, login (JSON or OAuth2 form), refresh rotation, logout."""
 
 import json
-from typing import Annotated, Any
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Request, Response, status
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel, ValidationError
 
 from app.api.deps import (
     PrincipalDep,
     RuntimeDep,
-    SessionDep,
     TokenServiceDep,
     limit_by_address,
     limit_login_target,
@@ -26,6 +25,7 @@ from app.schemas import (
 )
 from app.services.tenants import register_tenant
 
+Body = TypeVar("Body", bound=BaseModel)
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(limit_by_address)])
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -56,13 +56,30 @@ _LOGIN_BODY: dict[str, Any] = {
     response_model=RegisterResponse,
     responses=problems(409, 413, 422, 429),
 )
-async def register(
-    body: RegisterRequest, session: SessionDep, runtime: RuntimeDep
-) -> RegisterResponse:
-    tenant_id, admin_id = await register_tenant(session, runtime.passwords, body)
+async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegisterResponse:
+    tenant_id, admin_id = await register_tenant(runtime.db, runtime.passwords, body)
     return RegisterResponse(
-        tenant_id=tenant_id, admin_user_id=admin_id, message="Tenant registered"
+        tenant_id=tenant_id, admin_user_id=admin_id, message="Tenant registered successfully"
     )
+
+
+async def _json_body(request: Request) -> object:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # nested too deep
+        raise InvalidInput(
+            [{"loc": ["body"], "msg": "Body is not valid JSON", "type": "json_invalid"}]
+        ) from None
+
+
+def _validated(model: type[Body], data: object) -> Body:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(
+            [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from None
 
 
 async def _login_body(request: Request) -> LoginRequest:
@@ -72,19 +89,8 @@ async def _login_body(request: Request) -> LoginRequest:
         form = await request.form()
         data = {k: form.get(k) for k in ("username", "password") if k in form}
     else:
-        raw = await request.body()
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # nested too deep
-            raise InvalidInput(
-                [{"loc": ["body"], "msg": "Body is not valid JSON", "type": "json_invalid"}]
-            ) from None
-    try:
-        return LoginRequest.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInput(
-            [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        ) from None
+        data = await _json_body(request)
+    return _validated(LoginRequest, data)
 
 
 @router.post(
@@ -109,11 +115,26 @@ async def refresh(body: RefreshRequest, service: TokenServiceDep) -> TokenPair:
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problems(401, 413, 422, 429),
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": LogoutRequest.model_json_schema()}},
+        }
+    },
 )
-async def logout(
-    principal: PrincipalDep,
-    service: TokenServiceDep,
-    body: Annotated[LogoutRequest | None, Body()] = None,
-) -> Response:
-    await service.logout(principal, body.refresh_token if body else None)
+async def logout(request: Request, principal: PrincipalDep, service: TokenServiceDep) -> Response:
+    """The caller's session ends before the body is even read: a body that is not valid
+    is answered 422 afterwards, and never keeps the session alive."""
+    body = await request.body()
+    refresh_token = None
+    problem: InvalidInput | None = None
+    if body.strip():
+        try:
+            parsed = _validated(LogoutRequest, await _json_body(request))
+            refresh_token = parsed.refresh_token
+        except InvalidInput as exc:
+            problem = exc
+    await service.logout(principal, refresh_token)
+    if problem is not None:
+        raise problem
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,15 +1,14 @@
 """Dependencies as `Annotated` aliases, so a route's signature reads as its permissions."""
 
 import ipaddress
-from collections.abc import AsyncIterator
+import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.responses import API_V1
 from app.auth import Principal
-from app.db.repositories import TenantScope
 from app.errors import Forbidden, InvalidInput, RateLimited, ServiceUnavailable, Unauthorized
 from app.pagination import PageParams
 from app.permissions import Action, allowed
@@ -18,7 +17,6 @@ from app.services.files import FileService
 from app.services.tokens import TokenService
 from app.services.users import UserService
 
-READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Every dependency here is `async def`, even where it awaits nothing: FastAPI runs a
 # plain `def` dependency in a worker thread, a hop that costs more than the work.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
@@ -36,35 +34,33 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    db = runtime_of(request).db
-    async with db.session(write=request.method not in READ_ONLY_METHODS) as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-
-def token_service(request: Request, session: AsyncSession) -> TokenService:
+def token_service(request: Request) -> TokenService:
     runtime = runtime_of(request)
-    return TokenService(session, runtime.tokens, runtime.passwords, runtime.login_throttle)
+    return TokenService(runtime.db, runtime.tokens, runtime.passwords, runtime.login_throttle)
 
 
-async def get_token_service(request: Request, session: SessionDep) -> TokenService:
-    return token_service(request, session)
+async def get_token_service(request: Request) -> TokenService:
+    return token_service(request)
 
 
 TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
 
 
 async def get_principal(
-    request: Request,
-    session: SessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
-    if not token:
-        raise Unauthorized("Missing bearer token")
-    principal = await token_service(request, session).authenticate(token)
+    """The caller of a bearer token. A call that fails authentication counts against
+    its client address, in the endpoint's bucket, so guessing tokens is rate limited too."""
+    try:
+        if not token:
+            raise Unauthorized("Missing bearer token")
+        principal = await token_service(request).authenticate(token)
+    except Unauthorized:
+        if request.url.path.startswith(API_V1):  # /auth/* is limited by address anyway
+            runtime = runtime_of(request)
+            address = client_address(request, runtime.settings.trusted_proxies)
+            await _enforce(request, runtime, f"addr:{address}")
+        raise
     request.state.principal = principal
     return principal
 
@@ -76,8 +72,8 @@ def require(action: Action) -> Any:
     """A route dependency: the caller's per-user rate limit on this endpoint, then the
     roles of `action` (app/permissions.py). Every /api/v1 route declares exactly one
     (test_rbac.py), so every one is limited. One dependency rather than two: FastAPI
-    solves a dependency's whole subtree (principal, session, token) again wherever it
-    is named, before it looks in its per-request cache."""
+    solves a dependency's whole subtree (principal, token) again wherever it is named,
+    before it looks in its per-request cache."""
 
     async def check(request: Request, principal: PrincipalDep) -> Principal:
         await _enforce(request, runtime_of(request), f"user:{principal.user_id}")
@@ -89,30 +85,26 @@ def require(action: Action) -> Any:
     return Depends(check)
 
 
-def member_scope(session: AsyncSession, principal: Principal) -> TenantScope:
-    """The caller's tenant; a platform operator has none. A plain function, not a
-    dependency, for the reason given at `require`."""
+def member_tenant(principal: Principal) -> uuid.UUID:
+    """The caller's tenant; a platform operator has none."""
     if principal.tenant_id is None:
         raise Forbidden("This endpoint belongs to tenant members")
-    return TenantScope(session, principal.tenant_id)
+    return principal.tenant_id
 
 
-async def get_user_service(
-    request: Request, session: SessionDep, principal: PrincipalDep
-) -> UserService:
-    scope = member_scope(session, principal)
-    return UserService(session, scope, principal, runtime_of(request).passwords)
+async def get_user_service(request: Request, principal: PrincipalDep) -> UserService:
+    runtime = runtime_of(request)
+    return UserService(runtime.db, member_tenant(principal), principal, runtime.passwords)
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
-async def get_file_service(
-    request: Request, session: SessionDep, principal: PrincipalDep
-) -> FileService:
+async def get_file_service(request: Request, principal: PrincipalDep) -> FileService:
     runtime = runtime_of(request)
-    scope = member_scope(session, principal)
-    return FileService(session, scope, principal, runtime.storage, runtime.settings)
+    return FileService(
+        runtime.db, member_tenant(principal), principal, runtime.storage, runtime.settings
+    )
 
 
 FileServiceDep = Annotated[FileService, Depends(get_file_service)]

@@ -25,7 +25,9 @@ async def list_users(
     request: Request,
     service: UserServiceDep,
     paging: PageDep,
-    active_only: Annotated[bool, Query(description="Hide deactivated users")] = False,
+    active_only: Annotated[
+        bool, Query(description="Hide deactivated users (false lists everyone)")
+    ] = True,
 ) -> Response:
     return await answer_page(request, lambda: service.page(paging, active_only=active_only))
 

@@ -139,6 +139,14 @@ class Accounts:
     def add(self, user: User) -> None:
         self._session.add(user)
 
+    async def replace_hash(self, user_id: uuid.UUID, old: str | None, new: str) -> None:
+        """A rehash with new parameters, unless the password changed meanwhile."""
+        await self._session.execute(
+            update(User)
+            .where(User.id == user_id, User.password_hash == old)
+            .values(password_hash=new)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SessionState:

@@ -3,6 +3,11 @@
 Sessions that will write and sessions that only read come from two makers: on SQLite
 they use two engines, one for writes through aiosqlite's thread and one whose reads run
 on the event loop (app/db/sqlite.py); on PostgreSQL both use the same engine.
+
+Sessions are short units of work, never as long as a request: a connection (and on
+SQLite the write lock) is held from a unit's first statement to its end, so nothing
+inside one may wait on a client's bytes, a password hash or object storage. Services
+read what they need, do the slow work, then write in one `transaction()`.
 """
 
 from collections.abc import AsyncIterator
@@ -35,6 +40,8 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {
             "echo": echo,
+            # Errors and logs name the statement, never the values (names, emails, hashes).
+            "hide_parameters": True,
             "pool_pre_ping": not self.is_sqlite,
             "pool_timeout": timeout_seconds,
         }
@@ -43,6 +50,11 @@ class Database:
             kwargs["connect_args"] = {
                 "timeout": timeout_seconds,
                 "command_timeout": timeout_seconds,
+                # A transaction left idle (a stalled process) is ended by the server
+                # rather than holding its locks and the vacuum horizon.
+                "server_settings": {
+                    "idle_in_transaction_session_timeout": str(int(timeout_seconds * 1000)),
+                },
             }
         self.engine: AsyncEngine
         self.read_engine: AsyncEngine
@@ -72,6 +84,15 @@ class Database:
         maker = self._writer if write else self._reader
         async with maker() as session:
             yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write, committed when the block ends without error, rolled back otherwise.
+        The block holds the write lock (SQLite) or a pooled connection (PostgreSQL)
+        from its first statement: prepare everything slow before entering it."""
+        async with self._writer() as session:
+            yield session
+            await session.commit()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from app.auth import Principal
@@ -35,14 +34,14 @@ SWEEP_BATCH = 500
 class FileService:
     def __init__(
         self,
-        session: AsyncSession,
-        scope: TenantScope,
+        db: Database,
+        tenant_id: uuid.UUID,
         principal: Principal,
         storage: BlobStorage,
         settings: Settings,
     ) -> None:
-        self._db = session
-        self._scope = scope
+        self._db = db
+        self._tenant_id = tenant_id
         self._principal = principal
         self._storage = storage
         self._settings = settings
@@ -56,7 +55,7 @@ class FileService:
             idle_timeout=self._settings.upload_idle_timeout_seconds,
         )
         file_id = uuid.uuid4()
-        key = f"{self._scope.tenant_id}/{file_id}"
+        key = f"{self._tenant_id}/{file_id}"
         try:
             await self._storage.put_file(key, upload.path, upload.size)
         except StorageUnavailable as exc:
@@ -74,21 +73,25 @@ class FileService:
             storage_key=key,
             uploaded_at=datetime.now(UTC),
         )
-        self._scope.files.add(stored)
         try:
-            await self._db.commit()
+            async with self._db.transaction() as session:
+                TenantScope(session, self._tenant_id).files.add(stored)
         except BaseException:
-            await self._db.rollback()
             await _forget_blob(self._storage, key)
             raise
         return stored
 
     async def page(self, params: PageParams) -> Page[FileOut]:
-        rows, total = await self._scope.files.page(offset=params.offset, limit=params.page_size)
+        async with self._db.session() as session:
+            rows, total = await TenantScope(session, self._tenant_id).files.page(
+                offset=params.offset, limit=params.page_size
+            )
         return params.of([FileOut.model_validate(f) for f in rows], total)
 
     async def get(self, raw_id: str) -> StoredFile:
-        stored = await self._scope.files.get(parse_id(raw_id))
+        """The file's row; the session is closed before its bytes are streamed."""
+        async with self._db.session() as session:
+            stored = await TenantScope(session, self._tenant_id).files.get(parse_id(raw_id))
         if stored is None:
             raise not_found()
         return stored
@@ -107,12 +110,19 @@ class FileService:
         return _prepend(first, chunks)
 
     async def delete(self, raw_id: str) -> None:
-        stored = await self.get(raw_id)
-        if not self._principal.is_tenant_admin and stored.uploaded_by != self._principal.user_id:
-            raise Forbidden("Only the uploader or a tenant administrator may delete a file")
-        key = stored.storage_key
-        await self._scope.files.delete(stored)
-        await self._db.commit()
+        file_id = parse_id(raw_id)
+        async with self._db.transaction() as session:
+            files = TenantScope(session, self._tenant_id).files
+            stored = await files.get(file_id)
+            if stored is None:
+                raise not_found()
+            if (
+                not self._principal.is_tenant_admin
+                and stored.uploaded_by != self._principal.user_id
+            ):
+                raise Forbidden("Only the uploader or a tenant administrator may delete a file")
+            key = stored.storage_key
+            await files.delete(stored)
         await _forget_blob(self._storage, key)
 
 

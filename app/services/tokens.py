@@ -23,6 +23,13 @@ from app.schemas import TokenPair
 INVALID_LOGIN = "Invalid username or password"
 
 
+async def _tenant_active(session: AsyncSession, user: User) -> bool:
+    if user.tenant_id is None:  # a platform operator
+        return True
+    tenant = await Tenants(session).get(user.tenant_id)
+    return tenant is not None and tenant.is_active
+
+
 def principal_from(claims: TokenClaims, state: SessionState | None) -> Principal:
     """Who a verified access token speaks for, given its session's state."""
     if state is None or state.revoked:
@@ -40,16 +47,15 @@ def principal_from(claims: TokenClaims, state: SessionState | None) -> Principal
 class TokenService:
     def __init__(
         self,
-        session: AsyncSession,
+        db: Database,
         tokens: Tokens,
         passwords: Passwords,
         throttle: LoginThrottle,
     ) -> None:
-        self._db = session
+        self._db = db
         self._tokens = tokens
         self._passwords = passwords
         self._throttle = throttle
-        self._sessions = Sessions(session)
 
     async def login(self, username: str, password: str) -> TokenPair:
         if wait := await self._throttle.wait_seconds(username):
@@ -57,7 +63,10 @@ class TokenService:
                 f"Too many failed logins for this account; retry in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
-        user = await Accounts(self._db).by_username(username)
+        async with self._db.session() as session:
+            user = await Accounts(session).by_username(username)
+            tenant_active = user is not None and await _tenant_active(session, user)
+        # The hash is verified outside any transaction: logins run side by side.
         valid, new_hash = await self._passwords.verify(
             password, user.password_hash if user else None
         )
@@ -67,10 +76,8 @@ class TokenService:
         await self._throttle.succeeded(username)
         if not user.is_active:
             raise Forbidden("This account is deactivated")
-        if not await self._tenant_active(user):
+        if not tenant_active:
             raise Forbidden("This tenant is deactivated")
-        if new_hash:
-            user.password_hash = new_hash
         jti = new_jti()
         auth_session = AuthSession(
             id=uuid.uuid4(),
@@ -78,43 +85,53 @@ class TokenService:
             refresh_jti=jti,
             expires_at=datetime.now(UTC) + self._tokens.refresh_ttl,
         )
-        self._sessions.add(auth_session)
-        await self._db.commit()
+        async with self._db.transaction() as session:
+            Sessions(session).add(auth_session)
+            if new_hash:
+                await Accounts(session).replace_hash(user.id, user.password_hash, new_hash)
         return self._pair(user.id, user.tenant_id, user.role, auth_session.id, jti)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         claims = self._tokens.decode(refresh_token, expected_type="refresh")
-        state = await self._sessions.state(claims.session_id, claims.user_id)
-        if state is None or state.revoked:
-            raise Unauthorized("The session has ended")
-        if not (state.user_active and state.tenant_active):
-            raise Unauthorized("The account is deactivated")
         new = new_jti()
-        if not await self._sessions.rotate(claims.session_id, claims.jti, new):
-            # A used (or concurrently used) refresh token: assume it was stolen.
-            await self._sessions.revoke(claims.session_id)
-            await self._db.commit()
+        async with self._db.transaction() as session:
+            sessions = Sessions(session)
+            state = await sessions.state(claims.session_id, claims.user_id)
+            if state is None or state.revoked:
+                raise Unauthorized("The session has ended")
+            if not (state.user_active and state.tenant_active):
+                raise Unauthorized("The account is deactivated")
+            rotated = await sessions.rotate(claims.session_id, claims.jti, new)
+            if not rotated:
+                # A used (or concurrently used) refresh token: assume it was stolen.
+                await sessions.revoke(claims.session_id)
+        if not rotated:
             raise Unauthorized("The refresh token was already used; the session is revoked")
-        await self._db.commit()
         return self._pair(claims.user_id, state.tenant_id, state.role, claims.session_id, new)
 
     async def logout(self, principal: Principal, refresh_token: str | None) -> None:
-        await self._sessions.revoke(principal.session_id)
+        """Ends the caller's session, always. A refresh token of another login of the
+        same user ends that one too; any other (malformed, expired, someone else's)
+        changes nothing more."""
+        other: uuid.UUID | None = None
         if refresh_token:
-            claims = self._tokens.decode(refresh_token, expected_type="refresh")
-            if claims.user_id == principal.user_id:
-                await self._sessions.revoke(claims.session_id)
-        await self._db.commit()
+            try:
+                claims = self._tokens.decode(refresh_token, expected_type="refresh")
+            except Unauthorized:
+                claims = None
+            if claims is not None and claims.user_id == principal.user_id:
+                other = claims.session_id
+        async with self._db.transaction() as session:
+            sessions = Sessions(session)
+            await sessions.revoke(principal.session_id)
+            if other is not None and other != principal.session_id:
+                await sessions.revoke(other)
 
     async def authenticate(self, access_token: str) -> Principal:
         claims = self._tokens.decode(access_token, expected_type="access")
-        return principal_from(claims, await self._sessions.state(claims.session_id, claims.user_id))
-
-    async def _tenant_active(self, user: User) -> bool:
-        if user.tenant_id is None:  # a platform operator
-            return True
-        tenant = await Tenants(self._db).get(user.tenant_id)
-        return tenant is not None and tenant.is_active
+        async with self._db.session() as session:
+            state = await Sessions(session).state(claims.session_id, claims.user_id)
+        return principal_from(claims, state)
 
     def _pair(
         self,
@@ -142,7 +159,5 @@ class TokenService:
 
 
 async def purge_expired_sessions(db: Database) -> int:
-    async with db.session(write=True) as session:
-        purged = await Sessions(session).purge_expired()
-        await session.commit()
-    return purged
+    async with db.transaction() as session:
+        return await Sessions(session).purge_expired()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Passwords, Principal
 from app.db.models import User
 from app.db.repositories import Accounts, Sessions, TenantScope
+from app.db.session import Database
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.pagination import PageParams
 from app.permissions import Action, allowed
@@ -48,24 +49,26 @@ def parse_id(raw: str) -> uuid.UUID:
 class UserService:
     def __init__(
         self,
-        session: AsyncSession,
-        scope: TenantScope,
+        db: Database,
+        tenant_id: uuid.UUID,
         principal: Principal,
         passwords: Passwords,
     ) -> None:
-        self._db = session
-        self._scope = scope
+        self._db = db
+        self._tenant_id = tenant_id
         self._principal = principal
         self._passwords = passwords
 
     async def page(self, params: PageParams, *, active_only: bool) -> Page[UserOut]:
-        rows, total = await self._scope.users.page(
-            offset=params.offset, limit=params.page_size, active_only=active_only
-        )
+        async with self._db.session() as session:
+            rows, total = await TenantScope(session, self._tenant_id).users.page(
+                offset=params.offset, limit=params.page_size, active_only=active_only
+            )
         return params.of([UserOut.model_validate(u) for u in rows], total)
 
-    async def get(self, raw_id: str, *, for_update: bool = False) -> User:
-        user = await self._scope.users.get(parse_id(raw_id), for_update=for_update)
+    async def get(self, raw_id: str) -> User:
+        async with self._db.session() as session:
+            user = await TenantScope(session, self._tenant_id).users.get(parse_id(raw_id))
         if user is None:
             raise not_found()
         return user
@@ -74,7 +77,8 @@ class UserService:
         return (await self.create_many([body]))[0]
 
     async def create_many(self, items: Sequence[UserCreate]) -> list[User]:
-        """All or nothing. Conflicts, in the batch or with existing users, name the items."""
+        """All or nothing. Conflicts, in the batch or with existing users, name the items.
+        Passwords are hashed before the transaction, which then only checks and inserts."""
         self._require(Action.CREATE_USER)
         for index, item in enumerate(items):
             if item.password is not None:
@@ -84,57 +88,105 @@ class UserService:
                     for error in exc.extra["errors"]:
                         error["loc"] = ["body", index, "password"]
                     raise
-        await self._raise_on_conflicts(items)
+        async with self._db.session() as session:
+            await _raise_on_conflicts(Accounts(session), items)
         users = await asyncio.gather(*(self._build(item) for item in items))
-        for user in users:
-            self._scope.users.add(user)
         try:
-            await self._db.commit()
+            async with self._db.transaction() as session:
+                await _raise_on_conflicts(Accounts(session), items)
+                scope = TenantScope(session, self._tenant_id)
+                for user in users:
+                    scope.users.add(user)
         except IntegrityError as exc:
-            await self._db.rollback()
             raise Conflict("A username or email was taken meanwhile; nothing was created") from exc
         return list(users)
 
     async def update(self, raw_id: str, body: UserUpdate) -> User:
-        user = await self.get(raw_id, for_update=True)
         changes = body.model_dump(exclude_unset=True)
+        current_password = changes.pop("current_password", None)
+        seen = await self.get(raw_id)
+        self._authorize_update(seen, changes)
+        if "password" in changes:
+            ensure_password_allowed(changes["password"], seen.username, seen.email)
+        verified = seen.id == self._principal.user_id and _changes_credentials(seen, changes)
+        if verified:
+            await self._check_current_password(seen, current_password)
+        # Slow work first: the transaction below only re-reads, checks and writes.
+        new_hash = (
+            await self._passwords.hash(changes["password"]) if "password" in changes else None
+        )
+        try:
+            async with self._db.transaction() as session:
+                user = await self._apply(session, seen, changes, new_hash, verified=verified)
+        except IntegrityError as exc:
+            raise Conflict("This email was taken meanwhile", extra={"fields": ["email"]}) from exc
+        return user
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        seen: User,
+        changes: dict[str, Any],
+        new_hash: str | None,
+        *,
+        verified: bool,
+    ) -> User:
+        scope = TenantScope(session, self._tenant_id)
+        user = await scope.users.get(seen.id, for_update=True)
+        if user is None:
+            raise not_found()
+        if verified and user.password_hash != seen.password_hash:
+            raise Conflict("The password changed meanwhile; read the user again and retry")
         self._authorize_update(user, changes)
-        sessions = Sessions(self._db)
+        sessions = Sessions(session)
         if "email" in changes and changes["email"].lower() != user.email.lower():
-            if (await Accounts(self._db).taken([], [changes["email"]])).emails:
+            if (await Accounts(session).taken([], [changes["email"]])).emails:
                 raise Conflict("This email is already taken", extra={"fields": ["email"]})
             user.email = changes["email"]
         if "full_name" in changes:
             user.full_name = changes["full_name"]
-        if "password" in changes:
-            ensure_password_allowed(changes["password"], user.username, user.email)
-            user.password_hash = await self._passwords.hash(changes["password"])
+        if new_hash is not None:
+            user.password_hash = new_hash
             keep = self._principal.session_id if user.id == self._principal.user_id else None
             await sessions.revoke_all_of(user.id, keep=keep)
         demotes = changes.get("role", user.role) != user.role
         deactivates = changes.get("is_active", user.is_active) is False and user.is_active
         if demotes or deactivates:
-            await self._ensure_not_last_admin(user)
+            await _ensure_not_last_admin(scope, user)
             await sessions.revoke_all_of(user.id)
         if "role" in changes:
             user.role = changes["role"]
         if "is_active" in changes:
             user.is_active = changes["is_active"]
-        try:
-            await self._db.commit()
-        except IntegrityError as exc:
-            await self._db.rollback()
-            raise Conflict("This email was taken meanwhile", extra={"fields": ["email"]}) from exc
         return user
 
     async def deactivate(self, raw_id: str) -> None:
         self._require(Action.DELETE_USER)
-        user = await self.get(raw_id, for_update=True)
-        if user.is_active:
-            await self._ensure_not_last_admin(user)
-            user.is_active = False
-        await Sessions(self._db).revoke_all_of(user.id)
-        await self._db.commit()
+        user_id = parse_id(raw_id)
+        async with self._db.transaction() as session:
+            scope = TenantScope(session, self._tenant_id)
+            user = await scope.users.get(user_id, for_update=True)
+            if user is None:
+                raise not_found()
+            if user.is_active:
+                await _ensure_not_last_admin(scope, user)
+                user.is_active = False
+            await Sessions(session).revoke_all_of(user.id)
+
+    async def _check_current_password(self, user: User, current_password: str | None) -> None:
+        if current_password is None:
+            raise InvalidInput(
+                [
+                    {
+                        "loc": ["body", "current_password"],
+                        "msg": "Changing your own password or email needs current_password",
+                        "type": "missing",
+                    }
+                ]
+            )
+        valid, _ = await self._passwords.verify(current_password, user.password_hash)
+        if not valid:
+            raise Forbidden("current_password is not your password")
 
     # --- rules ------------------------------------------------------------------------
 
@@ -151,40 +203,6 @@ class UserService:
         if forbidden := sorted(set(changes) - SELF_EDITABLE):
             raise Forbidden(f"Members may not change: {', '.join(forbidden)}")
 
-    async def _ensure_not_last_admin(self, user: User) -> None:
-        if user.role != "admin" or not user.is_active:
-            return
-        if await self._scope.users.active_admin_ids() == {user.id}:
-            raise Conflict("The tenant would be left without an active administrator")
-
-    async def _raise_on_conflicts(self, items: Sequence[UserCreate]) -> None:
-        taken = await Accounts(self._db).taken(
-            [i.username for i in items], [str(i.email) for i in items]
-        )
-        conflicts: list[dict[str, Any]] = []
-        seen: dict[tuple[str, str], int] = {}
-        for index, item in enumerate(items):
-            for field, value in (("username", item.username), ("email", str(item.email))):
-                key = (field, value.lower())
-                pool = taken.usernames if field == "username" else taken.emails
-                if key[1] in pool:
-                    conflicts.append({"index": index, "field": field, "reason": "exists"})
-                elif key in seen:
-                    conflicts.append(
-                        {"index": index, "field": field, "reason": f"duplicate of item {seen[key]}"}
-                    )
-                else:
-                    seen[key] = index
-        if conflicts:
-            if len(items) == 1:
-                named = ", ".join(c["field"] for c in conflicts)
-            else:
-                named = ", ".join(f"item {c['index']} {c['field']}" for c in conflicts)
-            raise Conflict(
-                f"Already taken or repeated: {named}; nothing was created",
-                extra={"conflicts": conflicts},
-            )
-
     async def _build(self, item: UserCreate) -> User:
         password_hash = await self._passwords.hash(item.password) if item.password else None
         return User(
@@ -194,4 +212,46 @@ class UserService:
             full_name=item.full_name,
             role=item.role,
             password_hash=password_hash,
+        )
+
+
+def _changes_credentials(user: User, changes: dict[str, Any]) -> bool:
+    """Whether these changes touch what logs the user in or recovers the account."""
+    new_email = changes.get("email")
+    return "password" in changes or (
+        new_email is not None and new_email.lower() != user.email.lower()
+    )
+
+
+async def _ensure_not_last_admin(scope: TenantScope, user: User) -> None:
+    if user.role != "admin" or not user.is_active:
+        return
+    if await scope.users.active_admin_ids() == {user.id}:
+        raise Conflict("The tenant would be left without an active administrator")
+
+
+async def _raise_on_conflicts(accounts: Accounts, items: Sequence[UserCreate]) -> None:
+    taken = await accounts.taken([i.username for i in items], [str(i.email) for i in items])
+    conflicts: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, item in enumerate(items):
+        for field, value in (("username", item.username), ("email", str(item.email))):
+            key = (field, value.lower())
+            pool = taken.usernames if field == "username" else taken.emails
+            if key[1] in pool:
+                conflicts.append({"index": index, "field": field, "reason": "exists"})
+            elif key in seen:
+                conflicts.append(
+                    {"index": index, "field": field, "reason": f"duplicate of item {seen[key]}"}
+                )
+            else:
+                seen[key] = index
+    if conflicts:
+        if len(items) == 1:
+            named = ", ".join(c["field"] for c in conflicts)
+        else:
+            named = ", ".join(f"item {c['index']} {c['field']}" for c in conflicts)
+        raise Conflict(
+            f"Already taken or repeated: {named}; nothing was created",
+            extra={"conflicts": conflicts},
         )
