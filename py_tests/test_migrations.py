@@ -1,6 +1,9 @@
 """The Alembic migrations build exactly the schema the models describe, both ways."""
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -53,3 +56,24 @@ async def test_migrations_downgrade_to_nothing_and_upgrade_again(database_url: s
     assert await _inspect(database_url, _tables) == set()
     await asyncio.to_thread(upgrade, database_url)
     assert await _inspect(database_url, _tables) == set(Base.metadata.tables)
+
+
+@pytest.mark.slow
+def test_concurrent_migration_runs_take_turns(database_url: str) -> None:
+    """Workers of one fresh deployment each migrate at start (`DB_AUTO_MIGRATE`): they
+    take turns, every one succeeds, and the schema is built once."""
+    command.downgrade(alembic_config(database_url), "base")
+    env = {**os.environ, "DATABASE_URL": database_url, "API_ENV": "dev"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "migrate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert asyncio.run(_inspect(database_url, _differences)) == []

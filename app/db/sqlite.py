@@ -41,7 +41,7 @@ def in_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
-def _file_of(url: URL) -> str | None:
+def file_of(url: URL) -> str | None:
     """The database file an SQLite URL names; None for an in-memory database."""
     return None if in_memory(url) else url.database
 
@@ -49,14 +49,14 @@ def _file_of(url: URL) -> str | None:
 def ensure_directory(url: str) -> None:
     """An SQLite file's folder is created on first use, so a fresh clone just runs."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and (path := _file_of(parsed)):
+    if parsed.get_backend_name() == "sqlite" and (path := file_of(parsed)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def has_separate_readers(url: URL) -> bool:
     """A file database with no URL options: one that a second set of connections opened
     by path reaches with the same meaning (not `:memory:`, not a URI with modes)."""
-    return _file_of(url) is not None and not url.query
+    return file_of(url) is not None and not url.query
 
 
 def writer_engine(url: URL, **kwargs: Any) -> AsyncEngine:

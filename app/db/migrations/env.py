@@ -3,16 +3,24 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.models import Base
 
 target_metadata = Base.metadata
+# One migration run at a time per PostgreSQL database: workers or instances starting
+# together on a fresh database would otherwise each create the schema, and all but one
+# fail. The lock is the session's, so it outlives the commit below and ends with the
+# connection. (SQLite files are locked by the caller, app/db/migrate.py.)
+MIGRATION_LOCK_KEY = 7_346_021_845_113_301
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.commit()  # the migrations run in a transaction of their own
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
