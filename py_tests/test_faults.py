@@ -323,3 +323,55 @@ def test_a_stalled_or_vanished_upload_is_let_go_and_leaves_nothing(tmp_path: Pat
         assert http.get("/api/v1/files").json()["total_count"] == 0
         spool = tmp_path / "uploads"
         wait_for(lambda: not any(spool.glob("*")) if spool.exists() else True, deadline_s=10)
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgres_restart_under_traffic_answers_no_500(postgres: PostgresServer, mode: str) -> None:
+    """Four clients keep reading, creating and logging in while PostgreSQL restarts:
+    every answer is a success or a 503 problem with Retry-After, never a 500."""
+    env = {**BASE_ENV, "DATABASE_URL": postgres.url, "DATABASE_TIMEOUT_SECONDS": str(TIMEOUT_S)}
+    with LiveServer(env, workers=2) as server:
+        auth = new_tenant_admin(server.base_url)
+        tag = uuid.uuid4().hex[:10]
+        login = {"username": f"r{tag}", "password": f"Pw-{tag}-restart"}
+        with httpx.Client(base_url=server.base_url, headers=auth, timeout=30) as http:
+            member = {**new_user(), **login}
+            assert http.post(USERS, json=member).status_code == 201
+        answers: list[httpx.Response] = []
+        stop = threading.Event()
+
+        def client() -> None:
+            with httpx.Client(base_url=server.base_url, headers=auth, timeout=30) as http:
+                while not stop.is_set():
+                    for method, path, body in (
+                        ("GET", USERS, None),
+                        ("POST", USERS, new_user()),
+                        ("POST", "/auth/login", login),
+                    ):
+                        answers.append(http.request(method, path, json=body))
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_for(lambda: len(answers) >= 40, RECOVERY_DEADLINE_S)
+            postgres.stop(mode)
+            wait_for(lambda: any(a.status_code == 503 for a in answers[-20:]), RECOVERY_DEADLINE_S)
+            postgres.start()
+            recovered_at = len(answers)
+            wait_for(
+                lambda: sum(a.status_code < 300 for a in answers[recovered_at:]) >= 40,
+                RECOVERY_DEADLINE_S,
+            )
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+
+    statuses = sorted({a.status_code for a in answers})
+    errors = [a for a in answers if a.status_code >= 500]
+    assert {a.status_code for a in errors} == {503}, statuses
+    for answer in errors:
+        assert answer.headers["content-type"].startswith(PROBLEM_JSON)
+        assert int(answer.headers["Retry-After"]) >= 1
+    print(f"{len(answers)} answers during a {mode} restart: statuses {statuses}")
