@@ -40,6 +40,8 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.server import HEADER_TIMEOUT_ENV, HeadDeadlineProtocol
+
     settings = _settings()  # refuse to start on a weak configuration, readably
     if args.workers > 1 and not sqlite.counts_commits(make_url(settings.effective_database_url)):
         # Workers would not see each other's revocations in their memory caches. On an
@@ -51,8 +53,11 @@ def _serve(args: argparse.Namespace) -> int:
             f"alone, so up to {args.workers} times each limit gets through",
             file=sys.stderr,
         )
+    # The workers read it where uvicorn builds their protocol (app/server.py).
+    os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout_seconds)
     uvicorn.run(
         "app.main:app",
+        http=HeadDeadlineProtocol,
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -31,6 +31,10 @@ access_log = logging.getLogger("app.access")
 logger = logging.getLogger("app")
 
 
+class ClientTooSlow(Exception):
+    """The client read nothing of the answer for `SEND_TIMEOUT_SECONDS`."""
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -87,8 +91,11 @@ class RequestContextMiddleware:
             nonlocal status, response_started
             if message["type"] == "http.response.body":
                 # A client that stops reading holds the answer for this long at most.
-                async with asyncio.timeout(send_timeout):
-                    await send(message)
+                try:
+                    async with asyncio.timeout(send_timeout):
+                        await send(message)
+                except TimeoutError:
+                    raise ClientTooSlow from None
                 return
             if message["type"] == "http.response.start":
                 response_started = True
@@ -110,13 +117,15 @@ class RequestContextMiddleware:
                 status = 499  # the log's name for it; never sent
                 return
             if response_started:
-                if is_unavailable(exc):
+                # Too late for an answer: the server closes the connection once this
+                # returns, and the client sees the answer cut short.
+                if isinstance(exc, ClientTooSlow) or is_unavailable(exc):
                     logger.warning(
                         "response cut short: %s", type(exc).__name__, extra={"fields": fields}
                     )
                 else:
                     logger.exception("unhandled error mid-response", extra={"fields": fields})
-                raise
+                return
             if is_unavailable(exc):
                 response = unavailable_problem(exc)
             else:
