@@ -6,11 +6,14 @@ parameters while the defaults follow OWASP guidance.
 
 import asyncio
 import functools
+import os
 import secrets
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +27,7 @@ TokenType = Literal["access", "refresh"]
 # `tid` is null for a platform operator, so its presence is checked separately.
 REQUIRED_CLAIMS = ("sub", "role", "type", "jti", "sid", "iat", "exp", "iss", "aud")
 TOKEN_TYPES = frozenset({"access", "refresh"})
+T = TypeVar("T")
 # Tokens whose signature and claims were verified, kept per process (see Tokens.decode).
 VERIFIED_TOKENS_KEPT = 4096
 
@@ -39,18 +43,30 @@ class Passwords:
                 ),
             )
         )
+        # Hashes run on threads of their own (argon2 releases the GIL), one per core: a
+        # burst of logins queues there, not in the default executor, where file
+        # storage reads and writes blobs.
+        self._threads = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 2, thread_name_prefix="password-hashing"
+        )
         # Verified against when the user is unknown, so both paths cost one hash.
         self._dummy_hash = self._hash.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hash.hash, password)
+        return await self._run(self._hash.hash, password)
 
     async def verify(self, password: str, stored_hash: str | None) -> tuple[bool, str | None]:
         """(valid, new hash when the parameters changed). A missing hash never verifies."""
         if stored_hash is None:
-            await asyncio.to_thread(self._hash.verify, password, self._dummy_hash)
+            await self._run(self._hash.verify, password, self._dummy_hash)
             return False, None
-        return await asyncio.to_thread(self._hash.verify_and_update, password, stored_hash)
+        return await self._run(self._hash.verify_and_update, password, stored_hash)
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,8 @@ def _migrate(_: argparse.Namespace) -> int:
 async def _create_operator(settings: Settings, username: str, email: str, password: str) -> None:
     runtime = Runtime.build(settings)
     try:
-        async with runtime.db.session(write=True) as session:
+        password_hash = await runtime.passwords.hash(password)  # before the transaction
+        async with runtime.db.transaction() as session:
             accounts = Accounts(session)
             taken = await accounts.taken([username], [email])
             if taken.usernames or taken.emails:
@@ -91,13 +92,11 @@ async def _create_operator(settings: Settings, username: str, email: str, passwo
                     email=email,
                     full_name="Platform operator",
                     role="operator",
-                    password_hash=await runtime.passwords.hash(password),
+                    password_hash=password_hash,
                 )
             )
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise SystemExit("That username or email is already taken") from None
+    except IntegrityError:
+        raise SystemExit("That username or email is already taken") from None
     finally:
         await runtime.close()
 

@@ -46,6 +46,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        self.passwords.close()
         await self.db.dispose()
         await self.limiter.close()
         await self.storage.close()
