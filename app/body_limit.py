@@ -3,13 +3,17 @@
 JSON bodies here are small (a bulk of 50 users is about 15 KB), so a body over
 `MAX_JSON_BODY_BYTES` is refused with a 413 problem and the connection closed: at once
 when Content-Length says so, otherwise as soon as the streamed bytes pass the ceiling.
-Below it the body is buffered and handed on unchanged. The upload route is exempt; its
-streaming reader holds files to MAX_FILE_SIZE_MB (app/uploads.py).
+Below it the body is buffered and handed on unchanged; a body that has not arrived
+whole within `BODY_TIMEOUT_SECONDS` is answered 408 and the connection closed. The
+upload route is exempt; its streaming reader holds files to MAX_FILE_SIZE_MB and has
+deadlines of its own (app/uploads.py).
 """
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem
+from app.errors import DomainError, PayloadTooLarge, RequestTimeout, problem
 
 MAX_JSON_BODY_BYTES = 1024 * 1024
 BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # their bodies are never read
@@ -34,8 +38,16 @@ class BodyLimitMiddleware:
             return
         messages: list[Message] = []
         size = 0
+        timeout = scope["app"].state.settings.body_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                too_slow = RequestTimeout(f"The request body did not arrive within {timeout:g} s")
+                await _answer(too_slow, scope, receive, send)
+                return
             messages.append(message)
             if message["type"] != "http.request":
                 break
@@ -56,7 +68,11 @@ class BodyLimitMiddleware:
         error = PayloadTooLarge(
             f"The request body is larger than the limit of {MAX_JSON_BODY_BYTES} bytes"
         )
-        response = problem(
-            error.status, error.detail, slug=error.slug, title=error.title, headers=error.headers
-        )
-        await response(scope, receive, send)
+        await _answer(error, scope, receive, send)
+
+
+async def _answer(error: DomainError, scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem(
+        error.status, error.detail, slug=error.slug, title=error.title, headers=error.headers
+    )
+    await response(scope, receive, send)

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     # A connection whose request line and headers are not complete this long after it
     # opened (or after its previous answer) is closed; `app serve` only (app/server.py).
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # A request body other than an upload must have arrived whole within this time.
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # A client that reads nothing of an answer (a download) for this long is cut off.
     send_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     allowed_file_types: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ALLOWED_FILE_TYPES

@@ -15,6 +15,7 @@ from harness.live_server import LiveServer
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.security]
 HEADER_TIMEOUT_S = 1.0
 SEND_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 1.0
 MiB = 1024 * 1024
 
 
@@ -23,6 +24,7 @@ def server() -> Iterator[LiveServer]:
     env = {
         "HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S),
         "SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT_S),
+        "BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
         "RATE_LIMIT_PER_MINUTE": "1000",
         "REDIS_URL": "",
     }
@@ -63,6 +65,32 @@ def test_a_request_head_sent_line_by_line_is_cut_off(server: LiveServer) -> None
         assert closed, "the server kept waiting for the rest of the head"
         assert time.monotonic() - started < HEADER_TIMEOUT_S + 2
     assert httpx.get(f"{server.base_url}/health").status_code == 200
+
+
+def test_a_json_body_sent_byte_by_byte_is_answered_408(server: LiveServer) -> None:
+    body = b'{"tenant_name": "Slow Body Ltd", "admin_email": "slow@example.org"}'
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(
+            b"POST /auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        started = time.monotonic()
+        answer = b""
+        conn.settimeout(0.2)
+        for byte in body:  # a byte every 0.2 s: 14 s for the whole body
+            try:
+                conn.sendall(bytes([byte]))
+                answer += conn.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if answer:
+                break
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"application/problem+json" in answer
+        assert time.monotonic() - started < BODY_TIMEOUT_S + 2
 
 
 def test_a_connection_that_sends_nothing_is_closed(server: LiveServer) -> None:
