@@ -58,7 +58,7 @@ class FileService:
         file_id = uuid.uuid4()
         key = f"{self._scope.tenant_id}/{file_id}"
         try:
-            await self._storage.put_file(key, upload.path, upload.size)
+            await self._storage.put_file(key, upload.path, upload.size, upload.sha256)
         except StorageUnavailable as exc:
             logger.error("storing a blob failed: %s", exc)
             raise ServiceUnavailable("File storage is unavailable; try again shortly") from exc
