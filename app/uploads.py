@@ -8,13 +8,16 @@ exactly one part, `file`: any other part, or a second `file`, is refused (422) a
 as its headers arrive. The whole body, whatever it holds, is capped at the file limit
 plus room for the framing, counted as it arrives: past it, or past the file limit, 413
 (before reading, when `Content-Length` already says so). 415 when the declared type is
-not allowed or the bytes are not of that type. Whatever is refused leaves nothing
-behind: the spool file is removed on every path.
+not allowed or the bytes are not of that type. A body must arrive within a total
+deadline, and no gap in it may exceed the idle timeout (408). A client that goes away
+mid-body is logged in one line. Whatever is refused leaves nothing behind: the spool
+file is removed on every path.
 """
 
 import asyncio
 import codecs
 import hashlib
+import logging
 import re
 import unicodedata
 import uuid
@@ -25,13 +28,14 @@ from typing import IO, TYPE_CHECKING, Any
 import puremagic
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from app.errors import DomainError, InvalidInput, PayloadTooLarge, RequestTimeout
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
+logger = logging.getLogger("app.uploads")
 SNIFF_BYTES = 8 * 1024
 MAX_FILENAME = 255
 # Room for the multipart framing around the file's own bytes: the body may be at most
@@ -53,6 +57,12 @@ class UnexpectedPart(InvalidInput):
     def __init__(self, field: str, msg: str, kind: str) -> None:
         super().__init__([{"loc": ["body", field], "msg": msg, "type": kind}])
         self.headers["Connection"] = "close"
+
+
+class ClientGone(DomainError):
+    """The client closed its connection mid-body; nobody reads the answer."""
+
+    status, slug, title = 400, "client-disconnected", "Client disconnected"
 
 
 def _no_file(detail: str) -> InvalidInput:
@@ -214,6 +224,40 @@ def _check_signature(upload: SpooledUpload) -> None:
         raise UnsupportedFileType(f"The file's bytes are not {upload.content_type}")
 
 
+class _Arrival:
+    """The request body's chunks, each within `idle` seconds of the one before and all
+    within `total` seconds of the first call; otherwise a 408."""
+
+    def __init__(self, request: Request, *, idle: float, total: float) -> None:
+        self._chunks = request.stream().__aiter__()
+        self._idle = idle
+        self._total = total
+        self._loop = asyncio.get_running_loop()
+        self._deadline = self._loop.time() + total
+        self.received = 0
+
+    async def next(self) -> bytes | None:
+        """The next chunk, or None at the end of the body."""
+        left = self._deadline - self._loop.time()
+        if left <= 0:
+            raise self._late()
+        try:
+            chunk = await asyncio.wait_for(anext(self._chunks), min(self._idle, left))
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            if left <= self._idle:
+                raise self._late() from None
+            raise RequestTimeout(
+                f"No part of the upload arrived for {self._idle:g} seconds"
+            ) from None
+        self.received += len(chunk)
+        return chunk
+
+    def _late(self) -> RequestTimeout:
+        return RequestTimeout(f"The upload did not arrive within {self._total:g} seconds")
+
+
 async def receive_upload(
     request: Request,
     *,
@@ -221,9 +265,11 @@ async def receive_upload(
     allowed: frozenset[str],
     max_bytes: int,
     idle_timeout: float,
+    total_timeout: float,
 ) -> SpooledUpload:
-    """Reads the `file` part of a multipart request into a checked spool file. A client
-    that sends nothing for `idle_timeout` seconds is answered 408 and let go.
+    """Reads the `file` part of a multipart request into a checked spool file. The body
+    must arrive within `total_timeout` seconds, with no gap longer than `idle_timeout`;
+    otherwise the client is answered 408 and let go.
 
     The caller owns the returned spool file and must remove it."""
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
@@ -236,20 +282,10 @@ async def receive_upload(
         raise PayloadTooLarge(f"The request is larger than the limit of {max_bytes} bytes")
     part = _FilePart(spool_dir, allowed, max_bytes)
     parser = MultipartParser(boundary, part.callbacks())
-    received = 0
+    body = _Arrival(request, idle=idle_timeout, total=total_timeout)
     try:
-        chunks = request.stream().__aiter__()
-        while True:
-            try:
-                chunk = await asyncio.wait_for(anext(chunks), idle_timeout)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"No part of the upload arrived for {idle_timeout:g} seconds"
-                ) from None
-            received += len(chunk)
-            if received > max_body:
+        while (chunk := await body.next()) is not None:
+            if body.received > max_body:
                 raise PayloadTooLarge(f"The request is larger than the limit of {max_bytes} bytes")
             parser.write(chunk)
         parser.finalize()
@@ -267,6 +303,10 @@ async def receive_upload(
     except MultipartParseError:
         _discard(part)
         raise _malformed("Malformed multipart body") from None
+    except ClientDisconnect:
+        _discard(part)
+        logger.info("upload abandoned: the client disconnected after %d bytes", body.received)
+        raise ClientGone("The client closed the connection before the upload arrived") from None
     except BaseException:
         _discard(part)
         raise

@@ -10,6 +10,8 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,6 +328,89 @@ def test_a_part_other_than_the_one_file_is_refused_when_its_headers_arrive(
     assert any(error["loc"] == ["body", field] for error in problem["errors"]), problem
     assert response.headers["connection"] == "close"
     assert body.sent <= headers_end + 64 * KiB  # none of the part's data was waited for
+    assert kept(client, tenant_a_admin, settings) == NOTHING
+
+
+# --- deadlines and clients that go away ---------------------------------------------------
+
+
+@pytest.mark.settings(upload_timeout_seconds=0.5)
+def test_an_upload_trickling_past_its_deadline_is_408_and_keeps_nothing(
+    client: TestClient, tenant_a_admin: ApiClient, settings: Settings
+) -> None:
+    """One byte every 50 ms never trips the idle timeout (30 s); the total deadline of
+    0.5 s ends the upload."""
+    sent = 0
+
+    async def trickle() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield part(b"xx", b"")[:-2]  # the part's headers; its data follows
+        for _ in range(100):  # 5 s, if nothing stopped it
+            await asyncio.sleep(0.05)
+            sent += 1
+            yield b"a"
+        yield b"\r\n" + closing(b"xx")
+
+    started = time.monotonic()
+    response = post_streamed(client, tenant_a_admin, trickle())
+    took = time.monotonic() - started
+
+    assert_problem(response, 408)
+    assert response.headers["connection"] == "close"
+    assert 0.5 <= took < 3, took
+    assert sent < 100
+    assert kept(client, tenant_a_admin, settings) == NOTHING
+
+
+def test_a_client_that_disconnects_mid_upload_is_logged_in_one_line_and_keeps_nothing(
+    client: TestClient, tenant_a_admin: ApiClient, settings: Settings
+) -> None:
+    """What a server hands the app when the client's connection drops mid-body: some of
+    the body, then `http.disconnect` (on which Starlette raises ClientDisconnect)."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": part(b"xx", b"half a file ")[:-2], "more_body": True},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass  # nobody is listening any more
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": UPLOAD,
+        "raw_path": UPLOAD.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", tenant_a_admin.headers["Authorization"].encode()),
+            (b"content-type", b"multipart/form-data; boundary=xx"),
+        ],
+        "client": PEER,
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
+    app_log = logging.getLogger("app")
+    app_log.addHandler(handler)
+    try:
+        run_in_app(client, client.app, scope, receive, send)
+    finally:
+        app_log.removeHandler(handler)
+
+    said = [(r.levelname, r.getMessage()) for r in records]
+    assert not [r for r in records if r.exc_info or r.levelno >= logging.ERROR], said
+    gone = [r for r in records if "disconnected" in r.getMessage()]
+    assert len(gone) == 1, said
+    assert gone[0].levelno in (logging.INFO, logging.WARNING)
     assert kept(client, tenant_a_admin, settings) == NOTHING
 
 

@@ -54,6 +54,7 @@ class FileService:
             allowed=frozenset(self._settings.allowed_file_types),
             max_bytes=self._settings.max_file_size_bytes,
             idle_timeout=self._settings.upload_idle_timeout_seconds,
+            total_timeout=self._settings.upload_timeout_seconds,
         )
         file_id = uuid.uuid4()
         key = f"{self._scope.tenant_id}/{file_id}"
