@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     max_file_size_mb: int = Field(default=10, ge=1)
     # An upload that sends nothing for this long is answered 408 and its connection closed.
     upload_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The whole body must arrive within this, however steadily it trickles in; else 408.
+    upload_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
     # A connection whose request line and headers are not complete this long after it
     # opened (or after its previous answer) is closed; `app serve` only (app/server.py).
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)

@@ -9,8 +9,8 @@ from PIL import Image
 from py_tests.factories import fake
 
 
-def _image(fmt: str, size: tuple[int, int] = (24, 16)) -> bytes:
-    rng = random.Random()  # pixels, not secrets
+def _image(fmt: str, size: tuple[int, int] = (24, 16), seed: int | None = None) -> bytes:
+    rng = random.Random(seed)  # pixels, not secrets
     image = Image.new("RGB", size)
     image.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(size[0] * size[1])])
     buffer = io.BytesIO()
@@ -18,8 +18,9 @@ def _image(fmt: str, size: tuple[int, int] = (24, 16)) -> bytes:
     return buffer.getvalue()
 
 
-def png() -> bytes:
-    return _image("PNG")
+def png(size: tuple[int, int] = (24, 16), seed: int | None = None) -> bytes:
+    """Random pixels; the same `seed` gives the same file (for Hypothesis)."""
+    return _image("PNG", size, seed)
 
 
 def jpeg() -> bytes:

@@ -160,3 +160,16 @@ def test_an_invalid_configuration_is_described_without_its_values(
 def test_a_database_file_is_accepted(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
     assert load(environ, DATABASE_URL=url).effective_database_url == url
+
+
+def test_the_upload_deadline_defaults_to_two_minutes(environ: pytest.MonkeyPatch) -> None:
+    assert load(environ).upload_timeout_seconds == 120
+    assert load(environ, UPLOAD_TIMEOUT_SECONDS="7.5").upload_timeout_seconds == 7.5
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "3601"])
+def test_an_upload_deadline_out_of_range_is_refused(
+    environ: pytest.MonkeyPatch, seconds: str
+) -> None:
+    with pytest.raises(ValidationError, match="upload_timeout_seconds"):
+        load(environ, UPLOAD_TIMEOUT_SECONDS=seconds)

@@ -53,11 +53,12 @@ class FileService:
             allowed=frozenset(self._settings.allowed_file_types),
             max_bytes=self._settings.max_file_size_bytes,
             idle_timeout=self._settings.upload_idle_timeout_seconds,
+            total_timeout=self._settings.upload_timeout_seconds,
         )
         file_id = uuid.uuid4()
         key = f"{self._tenant_id}/{file_id}"
         try:
-            await self._storage.put_file(key, upload.path, upload.size)
+            await self._storage.put_file(key, upload.path, upload.size, upload.sha256)
         except StorageUnavailable as exc:
             logger.error("storing a blob failed: %s", exc)
             raise ServiceUnavailable("File storage is unavailable; try again shortly") from exc

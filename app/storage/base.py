@@ -12,9 +12,11 @@ class StorageUnavailable(Exception):
 
 
 class BlobStorage(Protocol):
-    async def put_file(self, key: str, source: Path, size: int) -> None:
-        """Stores the local file `source` under `key`. The source may be moved away; the
-        caller removes it afterwards if it is still there."""
+    async def put_file(self, key: str, source: Path, size: int, sha256: str) -> None:
+        """Stores the local file `source` under `key` and checks that what was stored is
+        `size` bytes with this sha256 (hex); otherwise nothing is kept under `key` and
+        StorageUnavailable is raised. The source may be moved away; the caller removes it
+        afterwards if it is still there."""
 
     def open(self, key: str) -> AsyncIterator[bytes]:
         """Streams the blob in chunks; raises StorageUnavailable or FileNotFoundError."""

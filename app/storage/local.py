@@ -1,11 +1,15 @@
-"""Blobs as files under one directory; writes are atomic (temp file, fsync, rename)."""
+"""Blobs as files under one directory; writes are atomic (temp file, fsync, rename) and
+checked: the staged file's size and sha256 must be the upload's before it is renamed
+into place."""
 
 import asyncio
+import hashlib
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from app.storage.base import CHUNK_SIZE, StorageUnavailable
 
@@ -21,10 +25,10 @@ class LocalStorage:
             raise ValueError("storage key escapes the storage root")
         return path
 
-    async def put_file(self, key: str, source: Path, size: int) -> None:
-        await asyncio.to_thread(self._put_sync, key, source)
+    async def put_file(self, key: str, source: Path, size: int, sha256: str) -> None:
+        await asyncio.to_thread(self._put_sync, key, source, size, sha256)
 
-    def _put_sync(self, key: str, source: Path) -> None:
+    def _put_sync(self, key: str, source: Path, size: int, sha256: str) -> None:
         target = self._path(key)
         staging = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
@@ -36,10 +40,19 @@ class LocalStorage:
                 shutil.copyfile(source, staging)
             with staging.open("rb+") as handle:
                 os.fsync(handle.fileno())
+                stored = _measure(handle)
+            if stored != (size, sha256):
+                raise StorageUnavailable(
+                    f"the stored file ({stored[0]} bytes, sha256 {stored[1]}) is not the one "
+                    f"received ({size} bytes, sha256 {sha256})"
+                )
             os.replace(staging, target)
         except OSError as exc:
             staging.unlink(missing_ok=True)
             raise StorageUnavailable(str(exc)) from exc
+        except StorageUnavailable:
+            staging.unlink(missing_ok=True)
+            raise
 
     async def open(self, key: str) -> AsyncIterator[bytes]:
         path = self._path(key)
@@ -75,3 +88,14 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
+
+
+def _measure(handle: BinaryIO) -> tuple[int, str]:
+    """Size and sha256 (hex) of what the file holds, read back from its start."""
+    handle.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := handle.read(CHUNK_SIZE):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()

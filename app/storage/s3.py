@@ -1,6 +1,8 @@
 """Blobs in an S3-compatible bucket, through aioboto3 (one client per app instance,
 over one session per process and set of credentials)."""
 
+import base64
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from functools import cache
@@ -70,12 +72,36 @@ class S3Storage:
     def _key(self, key: str) -> str:
         return self._prefix + key
 
-    async def put_file(self, key: str, source: Path, size: int) -> None:
+    async def put_file(self, key: str, source: Path, size: int, sha256: str) -> None:
+        """One PUT that carries the sha256, so the server checks the body against it (S3
+        refuses a mismatch with BadDigest); then the stored object's size is read back.
+        A single PUT, because S3 checks a whole object's sha256 only there (a multipart
+        upload's is a checksum of checksums); it takes objects of up to 5 GiB."""
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
         try:
             s3 = await self._s3()
-            await s3.upload_file(str(source), self.bucket, self._key(key))
+            with source.open("rb") as body:
+                await s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    Body=body,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=checksum,
+                )
+            stored = await s3.head_object(
+                Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED"
+            )
         except (BotoCoreError, ClientError, OSError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
+        stored_size = stored.get("ContentLength")
+        stored_checksum = stored.get("ChecksumSHA256", checksum)
+        if stored_size != size or stored_checksum != checksum:
+            with contextlib.suppress(StorageUnavailable):  # else the orphan sweep removes it
+                await self.delete(key)
+            raise StorageUnavailable(
+                f"the stored object ({stored_size} bytes, checksum {stored_checksum}) is not "
+                f"the one received ({size} bytes, checksum {checksum})"
+            )
 
     async def open(self, key: str) -> AsyncIterator[bytes]:
         try:
