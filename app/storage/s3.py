@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from app.storage.base import CHUNK_SIZE, StorageUnavailable
 
+MAX_CONNECTIONS = 100
 MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
@@ -63,6 +64,11 @@ class S3Storage:
                     config=Config(
                         connect_timeout=3,
                         read_timeout=30,
+                        # A download holds its connection while its client reads (at
+                        # most SEND_TIMEOUT_SECONDS of stalling): room for many at once,
+                        # where botocore's default of 10 let ten slow readers stall
+                        # every other download.
+                        max_pool_connections=MAX_CONNECTIONS,
                         retries={"max_attempts": 2, "mode": "standard"},
                     ),
                 )
