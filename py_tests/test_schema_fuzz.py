@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance, use_afte
 
 from app.config import Settings
 from app.main import create_app
+from app.text import unique_key
 from py_tests.fixtures.clients import MakeTenant, Tenant
 from py_tests.fixtures.live import client_address
 from py_tests.http_types import HttpClient
@@ -122,8 +123,9 @@ class ScenarioNames:
     """Usernames, emails and tenant names are unique across the whole service, so a
     name one scenario created would answer 409 in the next, and Hypothesis, replaying
     a scenario, would see another outcome for the same input. Each scenario therefore
-    maps every generated name to one of its own; equal names (in any case) map to the
-    same one, so conflicts inside a scenario stay what they were. Only valid requests
+    maps every generated name to one of its own; names that are one name by the
+    service's rule (`unique_key`) map to the same one, so conflicts inside a scenario
+    stay what they were. Only valid requests
     are rewritten (the mapped names are valid too); an invalid one is sent as drawn,
     so that it is still refused for what made it invalid."""
 
@@ -132,7 +134,7 @@ class ScenarioNames:
         self._names: dict[str, str] = {}
 
     def _name(self, value: str) -> str:
-        return self._names.setdefault(value.casefold(), f"s{self._tag}n{len(self._names)}")
+        return self._names.setdefault(unique_key(value), f"s{self._tag}n{len(self._names)}")
 
     def rewrite(self, body: Any) -> None:
         for item in body if isinstance(body, list) else [body]:
