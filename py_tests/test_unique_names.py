@@ -4,6 +4,7 @@ update, a username's other spelling logs in, and display names refuse format
 characters (Cf). Display values are kept as written."""
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 import hypothesis
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic_core import SchemaValidator, ValidationError, core_schema
 
 from app.schemas import DISPLAY_TEXT
-from app.text import FORMAT_CHARACTERS
+from app.text import ASSIGNED_PLANES, FORMAT_CHARACTERS
 from py_tests.assertions import assert_invalid, assert_problem
 from py_tests.factories import RegistrationFactory, UserPayloadFactory, unique_suffix
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
@@ -210,6 +211,16 @@ def test_display_text_pattern_refuses_every_format_character_in_both_engines() -
     for name in ("Ärzte Praxis", "ΣΊΣΥΦΟΣ Λtd", "İstanbul 😀 Tours", fullwidth("Acme")):
         assert re.fullmatch(DISPLAY_TEXT, name), name
         assert rust_accepts(name), name
+
+
+def test_the_planes_left_unwalked_hold_no_assigned_character() -> None:
+    """`FORMAT_CHARACTERS` walks only the planes where Unicode assigns characters; in
+    this Python's Unicode data every other code point is unassigned or private use."""
+    skipped = (p for p in range(17) if p not in ASSIGNED_PLANES)
+    categories = {
+        unicodedata.category(chr(cp)) for p in skipped for cp in range(p << 16, (p + 1) << 16)
+    }
+    assert categories <= {"Cn", "Co"}
 
 
 @hypothesis.given(st.from_regex(DISPLAY_TEXT, fullmatch=True))
