@@ -34,7 +34,8 @@ ASSIGNED_PLANES = (0, 1, 2, 3, 14)
 
 
 def code_points(category: str) -> list[int]:
-    """Every code point of `category` in the running Python's Unicode data."""
+    """Every code point of `category` in the running Python's Unicode data; a category
+    of assigned characters (not Cn or Co, which the skipped planes hold)."""
     found: list[int] = []
     for plane in ASSIGNED_PLANES:
         first = plane << 16

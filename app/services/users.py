@@ -144,7 +144,7 @@ class UserService:
             moves = unique_key(changes["email"]) != user.email_key
             if moves and (await Accounts(session).taken([], [changes["email"]])).emails:
                 raise Conflict("This email is already taken", extra={"fields": ["email"]})
-            user.email = changes["email"]  # as written, even when only its case changed
+            user.email = changes["email"]  # as written, even if only its spelling changed
         if "full_name" in changes:
             user.full_name = changes["full_name"]
         if new_hash is not None:
