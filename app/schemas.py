@@ -15,14 +15,17 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
+from app.text import FORMAT_CHARACTERS
+
 MAX_BULK = 50
 MAX_PASSWORD_LENGTH = 128
 
 
-# Display text: no control characters, no leading or trailing whitespace. Written as a
-# pattern so that the OpenAPI document states exactly what the server accepts.
-_TEXT_CHAR = r"[^\x00-\x1f\x7f-\x9f]"
-_EDGE_CHAR = r"[^\s\x00-\x1f\x7f-\x9f]"
+# Display text: no control or format characters (Cf: bidi overrides, zero-width
+# spaces; app/text.py), no leading or trailing whitespace. Written as a pattern so
+# that the OpenAPI document states exactly what the server accepts.
+_TEXT_CHAR = rf"[^\x00-\x1f\x7f-\x9f{FORMAT_CHARACTERS}]"
+_EDGE_CHAR = rf"[^\s\x00-\x1f\x7f-\x9f{FORMAT_CHARACTERS}]"
 DISPLAY_TEXT = rf"^(?:{_EDGE_CHAR}(?:{_TEXT_CHAR}*{_EDGE_CHAR})?)?$"
 
 
@@ -34,8 +37,9 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=MAX_PASSWOR
 TenantName = Annotated[str, StringConstraints(min_length=3, max_length=50, pattern=DISPLAY_TEXT)]
 FullName = Annotated[str, StringConstraints(max_length=200, pattern=DISPLAY_TEXT)]
 # Addresses under special-use names (RFC 6761: .test, .local, ...) are refused as
-# undeliverable; the pattern says so in the OpenAPI document (validation is the email
-# validator's, which also checks the syntax).
+# undeliverable, and so are addresses with format characters; the pattern says both
+# in the OpenAPI document (validation is the email validator's, which also checks the
+# syntax and refuses every control and format character).
 _RESERVED_DOMAINS = "|".join(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 Email = Annotated[
     EmailStr,
@@ -45,7 +49,7 @@ Email = Annotated[
             "type": "string",
             "format": "email",
             "maxLength": 254,
-            "pattern": rf"^(?!.*[@.](?:{_RESERVED_DOMAINS})$).*$",
+            "pattern": rf"^(?!.*[@.](?:{_RESERVED_DOMAINS})$)(?!.*[{FORMAT_CHARACTERS}]).*$",
         }
     ),
 ]

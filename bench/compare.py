@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.models import User
+from app.text import unique_key
 from bench.chart import bar_chart
 from bench.wrk import Pair, run_wrk
 from harness.live_server import ROOT, LiveServer, free_port
@@ -160,7 +161,9 @@ async def seed_users(database_url: str, admin_id: str) -> None:
                     "id": uuid.uuid4(),
                     "tenant_id": admin.tenant_id,
                     "username": f"member{tag}{i:04d}",
+                    "username_key": unique_key(f"member{tag}{i:04d}"),
                     "email": f"member{tag}{i:04d}@bench.example.org",
+                    "email_key": unique_key(f"member{tag}{i:04d}@bench.example.org"),
                     "full_name": f"Member {i}",
                     "role": "user",
                     "password_hash": admin.password_hash,

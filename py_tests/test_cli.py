@@ -17,6 +17,7 @@ from py_tests.factories import strong_password, unique_username
 from py_tests.fixtures.clients import MakeTenant
 from py_tests.fixtures.operators import RunCli, create_operator
 from py_tests.http_types import HttpClient, HttpResponse
+from py_tests.spellings import fullwidth
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +75,10 @@ def test_create_operator_refuses_weak_password(
         pytest.param(lambda t, op: (t.admin.username, fresh_email()), id="username-of-an-admin"),
         pytest.param(lambda t, op: (unique_username(), op[1].upper()), id="email-of-an-operator"),
         pytest.param(lambda t, op: (unique_username(), t.admin.email), id="email-of-an-admin"),
+        pytest.param(lambda t, op: (fullwidth(op[0]), fresh_email()), id="username-fullwidth"),
+        pytest.param(
+            lambda t, op: (unique_username(), fullwidth(t.admin.email)), id="email-fullwidth"
+        ),
     ],
 )
 def test_create_operator_refuses_taken_identity(

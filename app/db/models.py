@@ -1,4 +1,10 @@
-"""Tables of the service. Uniqueness lives here, in the database, not only in Python."""
+"""Tables of the service. Uniqueness lives here, in the database, not only in Python.
+
+Tenant names, usernames and emails are unique by their `unique_key` (app/text.py),
+kept in a column beside each display value: assigning the value sets the key, so the
+two cannot drift apart, and a unique index on the key lets concurrent writers of one
+name (in any case or normal form) conflict in the database.
+"""
 
 import uuid
 from datetime import UTC, datetime
@@ -12,12 +18,14 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     Uuid,
-    func,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from app.text import unique_key
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -58,11 +66,19 @@ class Base(DeclarativeBase):
 
 class Tenant(Base):
     __tablename__ = "tenants"
+    __table_args__ = (Index("uq_tenants_name_key", "name_key", unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(50))
+    # Text: normalising and folding can lengthen a name (U+FDFA becomes 18 letters).
+    name_key: Mapped[str] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("name")
+    def _keep_name_key(self, _: str, name: str) -> str:
+        self.name_key = unique_key(name)
+        return name
 
 
 class User(Base):
@@ -71,6 +87,8 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("ix_users_tenant_order", "tenant_id", "created_at", "id"),
+        Index("uq_users_username_key", "username_key", unique=True),
+        Index("uq_users_email_key", "email_key", unique=True),
         CheckConstraint("role IN ('admin', 'user', 'operator')", name="role_known"),
         CheckConstraint("(role = 'operator') = (tenant_id IS NULL)", name="operator_has_no_tenant"),
     )
@@ -80,7 +98,9 @@ class User(Base):
         Uuid, ForeignKey("tenants.id", ondelete="CASCADE")
     )
     username: Mapped[str] = mapped_column(String(50))
+    username_key: Mapped[str] = mapped_column(Text)
     email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(Text)
     full_name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16), default="user")
     # NULL: no password set yet, so the user cannot log in.
@@ -88,6 +108,16 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("username")
+    def _keep_username_key(self, _: str, username: str) -> str:
+        self.username_key = unique_key(username)
+        return username
+
+    @validates("email")
+    def _keep_email_key(self, _: str, email: str) -> str:
+        self.email_key = unique_key(email)
+        return email
 
 
 class AuthSession(Base):
@@ -104,13 +134,6 @@ class AuthSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-# Case-insensitive uniqueness, enforced by the database so that concurrent creates
-# cannot both win.
-Index("uq_tenants_name_ci", func.lower(Tenant.name), unique=True)
-Index("uq_users_username_ci", func.lower(User.username), unique=True)
-Index("uq_users_email_ci", func.lower(User.email), unique=True)
 
 
 class StoredFile(Base):

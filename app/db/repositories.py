@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuthSession, StoredFile, Tenant, User, utcnow
 from app.db.state_cache import StateCache
+from app.text import unique_key
 
 Entity = TypeVar("Entity")
 
@@ -83,8 +84,8 @@ class Tenants:
         self._session = session
 
     async def name_taken(self, name: str) -> bool:
-        stmt = select(Tenant.id).where(func.lower(Tenant.name) == func.lower(name))
-        return (await self._session.scalar(stmt.limit(1))) is not None
+        stmt = select(Tenant.id).where(Tenant.name_key == unique_key(name))
+        return (await self._session.scalar(stmt)) is not None
 
     def add(self, tenant: Tenant) -> None:
         self._session.add(tenant)
@@ -107,28 +108,31 @@ class Tenants:
 
 @dataclass(frozen=True, slots=True)
 class TakenIdentity:
+    """Keys (`unique_key`) of the usernames and emails asked about that exist."""
+
     usernames: frozenset[str]
     emails: frozenset[str]
 
 
 class Accounts:
-    """Service-wide user lookups: login names no tenant, and uniqueness is global."""
+    """Service-wide user lookups: login names no tenant, and uniqueness is global.
+    Names are compared by their keys (`unique_key`), as the unique indexes compare them."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def by_username(self, username: str) -> User | None:
-        stmt = select(User).where(func.lower(User.username) == func.lower(username))
+        stmt = select(User).where(User.username_key == unique_key(username))
         return await self._session.scalar(stmt)
 
     async def taken(self, usernames: Iterable[str], emails: Iterable[str]) -> TakenIdentity:
-        """Which of these usernames and emails (lower-cased) already exist anywhere."""
-        names = {u.lower() for u in usernames}
-        mails = {e.lower() for e in emails}
+        """Which of these usernames and emails, by key, already exist anywhere."""
+        names = {unique_key(u) for u in usernames}
+        mails = {unique_key(e) for e in emails}
         if not names and not mails:
             return TakenIdentity(frozenset(), frozenset())
-        stmt = select(func.lower(User.username), func.lower(User.email)).where(
-            or_(func.lower(User.username).in_(names), func.lower(User.email).in_(mails))
+        stmt = select(User.username_key, User.email_key).where(
+            or_(User.username_key.in_(names), User.email_key.in_(mails))
         )
         rows = (await self._session.execute(stmt)).all()
         return TakenIdentity(

@@ -16,6 +16,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.pagination import PageParams
 from app.permissions import Action, allowed
 from app.schemas import Page, UserCreate, UserOut, UserUpdate
+from app.text import unique_key
 
 SELF_EDITABLE = frozenset({"email", "full_name", "password"})
 
@@ -139,10 +140,11 @@ class UserService:
             raise Conflict("The password changed meanwhile; read the user again and retry")
         self._authorize_update(user, changes)
         sessions = Sessions(session)
-        if "email" in changes and changes["email"].lower() != user.email.lower():
-            if (await Accounts(session).taken([], [changes["email"]])).emails:
+        if "email" in changes:
+            moves = unique_key(changes["email"]) != user.email_key
+            if moves and (await Accounts(session).taken([], [changes["email"]])).emails:
                 raise Conflict("This email is already taken", extra={"fields": ["email"]})
-            user.email = changes["email"]
+            user.email = changes["email"]  # as written, even if only its spelling changed
         if "full_name" in changes:
             user.full_name = changes["full_name"]
         if new_hash is not None:
@@ -219,7 +221,7 @@ def _changes_credentials(user: User, changes: dict[str, Any]) -> bool:
     """Whether these changes touch what logs the user in or recovers the account."""
     new_email = changes.get("email")
     return "password" in changes or (
-        new_email is not None and new_email.lower() != user.email.lower()
+        new_email is not None and unique_key(new_email) != user.email_key
     )
 
 
@@ -236,7 +238,7 @@ async def _raise_on_conflicts(accounts: Accounts, items: Sequence[UserCreate]) -
     seen: dict[tuple[str, str], int] = {}
     for index, item in enumerate(items):
         for field, value in (("username", item.username), ("email", str(item.email))):
-            key = (field, value.lower())
+            key = (field, unique_key(value))
             pool = taken.usernames if field == "username" else taken.emails
             if key[1] in pool:
                 conflicts.append({"index": index, "field": field, "reason": "exists"})
