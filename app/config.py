@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Keeps the buckets of several deployments (or test runs) apart on one Redis.
     rate_limit_namespace: str = "saas-api"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # A device cookie's lifetime (app/auth.py, device tokens); browsers keep no cookie
+    # longer than 400 days.
+    device_cookie_days: int = Field(default=90, ge=1, le=400)
 
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=100, ge=1)
