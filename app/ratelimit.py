@@ -40,12 +40,6 @@ class Decision:
     window_seconds: int
     storage_down: bool = False
 
-    def stricter(self, other: "Decision | None") -> "Decision":
-        """Of two limits that apply to one request, the one the client must heed."""
-        if other is None:
-            return self
-        return min(self, other, key=lambda d: (d.allowed, d.remaining))
-
     def headers(self) -> dict[str, str]:
         reset_in = max(0, math.ceil(self.reset_at - time.time()))
         headers = {
@@ -154,7 +148,9 @@ class RateLimiter:
         assert isinstance(storage, LimitsStorage)
         self.storage = SharedStorage(
             storage,
-            f"rate limit storage unreachable; failing {'open' if self.fail_open else 'closed'}",
+            "rate limit storage unreachable; failing "
+            f"{'open' if self.fail_open else 'closed'}, and counting failed logins in "
+            "each process's memory, until it answers",
         )
         self._strategy = MovingWindowRateLimiter(storage)
 
@@ -199,55 +195,3 @@ class RateLimiter:
 
     async def close(self) -> None:
         close_storage(self.storage.storage)
-
-
-class LoginThrottle:
-    """Consecutive failed logins per account buy an exponential back-off: after
-    `FREE_FAILURES` the account waits 1 s, then 2, 4, ... at most `MAX_BACKOFF_S`, and a
-    successful login clears it. Short by design: an attacker can slow a victim's login
-    down, not lock it out. Unknown usernames are counted alike, so the throttle says
-    nothing about which accounts exist. Kept in the limiter's storage (shared on Redis);
-    if that storage is down the throttle steps aside and the per-address limit remains.
-    """
-
-    FREE_FAILURES = 5
-    MAX_BACKOFF_S = 60
-    FAILURE_MEMORY_S = 15 * 60
-
-    def __init__(self, limiter: RateLimiter) -> None:
-        self._storage = limiter.storage.storage
-        self._namespace = limiter.namespace
-
-    def _keys(self, username: str) -> tuple[str, str]:
-        account = username.casefold()
-        return (
-            f"{self._namespace}/login-failures/{account}",
-            f"{self._namespace}/login-wait/{account}",
-        )
-
-    async def wait_seconds(self, username: str) -> int:
-        """How long this account must wait before its next attempt (0: go ahead)."""
-        _, wait_key = self._keys(username)
-        try:
-            if await self._storage.get(wait_key) <= 0:
-                return 0
-            return max(1, math.ceil(await self._storage.get_expiry(wait_key) - time.time()))
-        except Exception:
-            return 0
-
-    async def failed(self, username: str) -> None:
-        failures_key, wait_key = self._keys(username)
-        try:
-            failures = await self._storage.incr(failures_key, self.FAILURE_MEMORY_S)
-            if failures >= self.FREE_FAILURES:
-                backoff = min(2 ** (failures - self.FREE_FAILURES), self.MAX_BACKOFF_S)
-                await self._storage.incr(wait_key, backoff)
-        except Exception:
-            logger.warning("login throttle storage unreachable; skipping the back-off")
-
-    async def succeeded(self, username: str) -> None:
-        for key in self._keys(username):
-            try:
-                await self._storage.clear(key)
-            except Exception:
-                logger.warning("login throttle storage unreachable; counters not cleared")
