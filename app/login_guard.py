@@ -9,15 +9,15 @@ attempt is *trusted* when it carries a valid device cookie for the account it na
 or when it comes from an address that account logged in from within a device
 cookie's lifetime (for clients without a cookie jar). Each trusted device, and each
 known address, has a count of its own; every other attempt on the account is
-*untrusted*, and all of those share one count, whatever their address. A count that
-holds `LOGIN_FAILURE_LIMIT` failures within `LOGIN_FAILURE_WINDOW_SECONDS` refuses the
-next attempts it would take (429 with `Retry-After`, before any password is verified)
-until its oldest failure leaves the window; refused attempts are not counted.
+*untrusted*, and all of those share one count, whatever their address. A count lasts
+`LOGIN_FAILURE_WINDOW_SECONDS` from the first failure it takes; once it holds
+`LOGIN_FAILURE_LIMIT`, it refuses the next attempts (429 with `Retry-After`, before any
+password is verified) until it ends. Refused attempts are not counted.
 
 An attempt is counted when it is admitted, before its password is verified, so that
 concurrent guesses cannot all pass a count that reads one below the limit; an attempt
 that ends otherwise than with a wrong password (a login, a deactivated account, a
-database that did not answer) is credited back. Unknown login names are counted like known
+database that did not answer) is taken back out. Unknown login names are counted like known
 ones, so the guard tells nothing about which accounts exist. The counts live in the
 rate limiter's storage (shared by every worker on Redis); while that storage is
 unreachable they live in this process's memory, never nowhere.
@@ -42,9 +42,6 @@ from app.ratelimit import LimitsStorage, RateLimiter, StorageDown, close_storage
 
 DEVICE_COOKIE = "device"
 DEVICE_COOKIE_PATH = "/auth"
-# Successes credited back per count and window, at most: the bound on the list each
-# count keeps. Past it, further successes in the window count as failures.
-CREDITS_KEPT = 100
 T = TypeVar("T")
 
 
@@ -74,7 +71,7 @@ class DeviceCookie:
 
 @dataclass(frozen=True, slots=True)
 class LoginAttempt:
-    """An admitted attempt, counted where `succeeded` credits it back."""
+    """An admitted attempt, counted where `succeeded` or `withdraw` takes it out again."""
 
     account: str
     address: str
@@ -119,11 +116,11 @@ class LoginGuard:
         return LoginAttempt(account, address, device_id, key, storage)
 
     async def succeeded(self, attempt: LoginAttempt) -> DeviceCookie:
-        """Credits the attempt back, remembers its address for this account, and gives
-        the device its cookie (the same device id when it had one)."""
+        """Takes the attempt out of its count, remembers its address for this account,
+        and gives the device its cookie (the same device id when it had one)."""
 
         async def record(storage: LimitsStorage) -> None:
-            await self._credit(storage, attempt)
+            await self._take_back(storage, attempt)
             known = self._key(attempt.account, "known", attempt.address)
             await storage.clear(known)  # set anew, so that it is kept for the full time
             await storage.incr(known, self._device_lifetime)
@@ -134,10 +131,11 @@ class LoginGuard:
         return DeviceCookie(token, self._device_lifetime, self._secure_cookie)
 
     async def withdraw(self, attempt: LoginAttempt) -> None:
-        """Credits back an attempt that ended otherwise than with a wrong password."""
+        """Takes out of its count an attempt that ended otherwise than with a wrong
+        password."""
 
         async def record(storage: LimitsStorage) -> None:
-            await self._credit(storage, attempt)
+            await self._take_back(storage, attempt)
 
         await self._run(record)
 
@@ -157,19 +155,17 @@ class LoginGuard:
 
     async def _reserve(self, storage: LimitsStorage, count: str) -> float | None:
         """None when the attempt is admitted (and counted), else the seconds until the
-        count admits again. Admitted attempts and credited successes are two moving
-        windows: the count holds the attempts that were not credited back."""
-        limit = self._limit + await self._credits(storage, count)
-        tries = f"{count}/tries"
-        if await storage.acquire_entry(tries, limit, self._window):
+        count ends. A counter that starts its window when it goes from nothing to one."""
+        if await storage.incr(count, self._window) <= self._limit:
             return None
-        oldest, _ = await storage.get_moving_window(tries, limit, self._window)
-        return float(oldest) + self._window - time.time()
+        await self._uncount(storage, count)  # a refused attempt is not counted
+        return await storage.get_expiry(count) - time.time()
 
-    async def _credits(self, storage: LimitsStorage, count: str) -> int:
-        _, credits = await storage.get_moving_window(f"{count}/ok", CREDITS_KEPT, self._window)
-        return int(credits)
-
-    async def _credit(self, storage: LimitsStorage, attempt: LoginAttempt) -> None:
+    async def _take_back(self, storage: LimitsStorage, attempt: LoginAttempt) -> None:
         if storage is attempt.storage:  # where it was counted (else it stays counted)
-            await storage.acquire_entry(f"{attempt.count}/ok", CREDITS_KEPT, self._window)
+            await self._uncount(storage, attempt.count)
+
+    async def _uncount(self, storage: LimitsStorage, count: str) -> None:
+        if await storage.incr(count, self._window, amount=-1) < 0:
+            # The count ended while the attempt ran: what was taken back was no one's.
+            await storage.incr(count, self._window)

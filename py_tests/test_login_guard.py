@@ -204,18 +204,19 @@ def test_refused_attempts_do_not_extend_the_lockout(
     assert first_login(client, owner, "198.51.100.99").status_code == 200
 
 
-def test_each_failure_frees_one_attempt_as_it_leaves_the_window(
+def test_a_lockout_ends_with_the_window_its_first_failure_began(
     client: TestClient, controlled_clock: time_machine.Traveller
 ) -> None:
-    """A moving window: the limit holds over any window, not per fixed slice of time."""
     owner = new_account(client)
     assert attack(client, owner.username, 1) == [401]
     controlled_clock.shift(100)
     assert attack(client, owner.username, LIMIT - 1, first=1) == [401] * (LIMIT - 1)
-    controlled_clock.shift(WINDOW - 99)  # only the first failure has left the window
-    assert attack(client, owner.username, 2, first=20) == [401, 429]
-    controlled_clock.shift(100)  # now the other nine have too
-    assert attack(client, owner.username, LIMIT, first=30) == [401] * (LIMIT - 1) + [429]
+    refused = attempt(client, owner.username, owner.password, "198.51.100.1")
+    assert assert_locked(refused) == WINDOW - 100
+    controlled_clock.shift(WINDOW - 101)
+    assert attack(client, owner.username, 1, first=20) == [429]
+    controlled_clock.shift(2)  # the window has ended, and its count with it
+    assert attack(client, owner.username, LIMIT + 1, first=30) == [401] * LIMIT + [429]
 
 
 # --- devices ------------------------------------------------------------------------
