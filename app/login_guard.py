@@ -17,9 +17,9 @@ password is verified) until it ends. Refused attempts are not counted.
 An attempt is counted when it is admitted, before its password is verified, so that
 concurrent guesses cannot all pass a count that reads one below the limit; an attempt
 that ends otherwise than with a wrong password (a login, a deactivated account, a
-database that did not answer) is taken back out. Unknown login names are counted like known
-ones, so the guard tells nothing about which accounts exist. The counts live in the
-rate limiter's storage (shared by every worker on Redis); while that storage is
+database that did not answer) is taken back out. Unknown login names are counted like
+known ones, so the guard tells nothing about which accounts exist. The counts live in
+the rate limiter's storage (shared by every worker on Redis); while that storage is
 unreachable they live in this process's memory, never nowhere.
 """
 
