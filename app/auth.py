@@ -28,6 +28,10 @@ TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ("sub", "role", "type", "jti", "sid", "iat", "exp", "iss", "aud")
 TOKEN_TYPES = frozenset({"access", "refresh"})
 T = TypeVar("T")
+# A device cookie's value (app/login_guard.py): signed like the session tokens, told
+# apart by its type, so that neither can stand in for the other.
+DEVICE_TOKEN_TYPE = "device"  # noqa: S105 - a token type, not a secret
+DEVICE_CLAIMS = ("sub", "did", "type", "iat", "exp", "iss", "aud")
 # Tokens whose signature and claims were verified, kept per process (see Tokens.decode).
 VERIFIED_TOKENS_KEPT = 4096
 
@@ -80,6 +84,12 @@ class TokenClaims:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceClaims:
+    login: str  # the account's login name, normalised (app/login_guard.py)
+    device_id: str
+
+
 def _signing_keys(settings: Settings) -> tuple[Any, Any]:
     """(key that signs, key that verifies) for the configured algorithm."""
     if settings.uses_hmac:
@@ -106,6 +116,7 @@ class Tokens:
         self._verified = functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)(self._verify)
         self.access_ttl = timedelta(minutes=settings.access_token_expire_minutes)
         self.refresh_ttl = timedelta(days=settings.refresh_token_expire_days)
+        self.device_ttl = timedelta(days=settings.device_cookie_days)
 
     def issue(
         self,
@@ -182,6 +193,39 @@ class Tokens:
             raise Unauthorized("The token has expired") from exc
         except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as exc:
             raise Unauthorized("The token is invalid") from exc
+
+    def issue_device(self, *, login: str, device_id: str, now: datetime | None = None) -> str:
+        issued = now or datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "sub": login,
+            "did": device_id,
+            "type": DEVICE_TOKEN_TYPE,
+            "iat": issued,
+            "exp": issued + self.device_ttl,
+            "iss": self._issuer,
+            "aud": self._audience,
+        }
+        return jwt.encode(claims, self._signing_key, algorithm=self._algorithm)
+
+    def decode_device(self, token: str) -> DeviceClaims | None:
+        """A device token's claims; None for anything else (forged, expired, another
+        type of token, not a token at all): a device cookie only ever adds trust."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._verifying_key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": list(DEVICE_CLAIMS)},
+            )
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            return None
+        login, device_id = claims["sub"], claims["did"]
+        if claims["type"] != DEVICE_TOKEN_TYPE or not isinstance(device_id, str):
+            return None
+        return DeviceClaims(login=str(login), device_id=device_id)
 
 
 def new_jti() -> str:

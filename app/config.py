@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     # Keeps the buckets of several deployments (or test runs) apart on one Redis.
     rate_limit_namespace: str = "saas-api"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # Failed logins (app/login_guard.py): this many within the window, on one account
+    # from untrusted clients or from one trusted device or address, refuse the next.
+    login_failure_limit: int = Field(default=10, ge=1, le=1000)
+    login_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    # A device cookie's lifetime, and how long an address a login succeeded from stays
+    # known; browsers keep no cookie longer than 400 days.
+    device_cookie_days: int = Field(default=90, ge=1, le=400)
 
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=100, ge=1)

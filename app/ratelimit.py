@@ -3,17 +3,19 @@
 A bucket is (method + route template, principal): `GET /api/v1/users/{id}` is one
 bucket whatever the id. The moving-window strategy keeps the timestamp of every
 admitted hit, so "N per minute" holds over any 60 s, window edges included.
-Storage is in memory by default and Redis when `REDIS_URL` is set.
+Storage is in memory by default and Redis when `REDIS_URL` is set; `SharedStorage`
+keeps an unreachable Redis from costing every call a timeout.
 """
 
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import Storage
+from limits import RateLimitItemPerMinute, WindowStats
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -22,6 +24,11 @@ from app.config import Settings
 logger = logging.getLogger("app.ratelimit")
 POLICY = "per-endpoint"
 REDIS_TIMEOUT_S = 0.5
+# After a failed call the storage is left alone this long; then one call tries it again.
+STORAGE_COOL_DOWN_S = 5.0
+T = TypeVar("T")
+# The storages the service counts in; both keep moving windows.
+LimitsStorage = MemoryStorage | RedisStorage
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +39,6 @@ class Decision:
     reset_at: float  # epoch seconds when the oldest hit in the window expires
     window_seconds: int
     storage_down: bool = False
-
-    def stricter(self, other: "Decision | None") -> "Decision":
-        """Of two limits that apply to one request, the one the client must heed."""
-        if other is None:
-            return self
-        return min(self, other, key=lambda d: (d.allowed, d.remaining))
 
     def headers(self) -> dict[str, str]:
         reset_in = max(0, math.ceil(self.reset_at - time.time()))
@@ -54,6 +55,68 @@ class Decision:
         return headers
 
 
+class StorageDown(Exception):
+    """The shared storage failed just now, or did lately and is being left alone."""
+
+
+class SharedStorage:
+    """The limiter's storage, as every caller reaches it.
+
+    A call that fails (a timeout, a refused connection) marks the storage down for
+    `STORAGE_COOL_DOWN_S`: meanwhile calls raise `StorageDown` at once, without waiting
+    on it, and each caller falls back as it must. The first call after the cool-down
+    tries it again (the others keep falling back while it does), so a frozen Redis
+    costs one timeout per cool-down instead of one per call. One warning is logged when
+    an outage starts and one line when it ends.
+    """
+
+    def __init__(
+        self,
+        storage: LimitsStorage,
+        outage_message: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.storage = storage
+        self._outage_message = outage_message
+        self._clock = clock
+        self._retry_at: float | None = None  # on the clock; None while the storage is up
+
+    @property
+    def up(self) -> bool:
+        return self._retry_at is None
+
+    async def run(self, call: Callable[[LimitsStorage], Awaitable[T]]) -> T:
+        if self._retry_at is not None:
+            now = self._clock()
+            if now < self._retry_at:
+                raise StorageDown
+            self._retry_at = now + STORAGE_COOL_DOWN_S  # this call probes; the rest wait
+        try:
+            result = await call(self.storage)
+        except Exception as exc:
+            self.observed(up=False)
+            raise StorageDown from exc
+        self.observed(up=True)
+        return result
+
+    def observed(self, *, up: bool) -> None:
+        """What a call (or a readiness probe) just found."""
+        if up:
+            if self._retry_at is not None:
+                logger.warning("rate limit storage is back")
+            self._retry_at = None
+            return
+        if self._retry_at is None:
+            logger.warning(self._outage_message)
+        self._retry_at = self._clock() + STORAGE_COOL_DOWN_S
+
+
+def close_storage(storage: LimitsStorage) -> None:
+    """Stops the expiry task a memory storage runs on this event loop."""
+    if isinstance(storage, MemoryStorage) and storage.timer and not storage.timer.done():
+        storage.timer.cancel()
+
+
 class RateLimiter:
     window_seconds = 60
 
@@ -62,6 +125,7 @@ class RateLimiter:
         self.item = RateLimitItemPerMinute(settings.rate_limit_per_minute)
         self.fail_open = settings.rate_limit_fail_open
         self.namespace = settings.rate_limit_namespace
+        self.remote = bool(settings.redis_url)
         if settings.redis_url:
             # Imported here: a deployment on the in-memory limiter has no use for redis-py
             # (0.14 s of every process's start-up).
@@ -81,21 +145,26 @@ class RateLimiter:
             storage = storage_from_string(uri, implementation="redispy", **client_options)
         else:
             storage = storage_from_string("async+memory://")
-        assert isinstance(storage, Storage)
-        self.storage = storage
+        assert isinstance(storage, LimitsStorage)
+        self.storage = SharedStorage(
+            storage,
+            "rate limit storage unreachable; failing "
+            f"{'open' if self.fail_open else 'closed'}, and counting failed logins in "
+            "each process's memory, until it answers",
+        )
         self._strategy = MovingWindowRateLimiter(storage)
-        self._outage = False
 
     async def hit(self, endpoint: str, principal: str) -> Decision:
-        try:
-            key = (self.namespace, endpoint, principal)
+        key = (self.namespace, endpoint, principal)
+
+        async def count(_: LimitsStorage) -> tuple[bool, WindowStats]:
             allowed = await self._strategy.hit(self.item, *key)
-            stats = await self._strategy.get_window_stats(self.item, *key)
-        except Exception:
+            return allowed, await self._strategy.get_window_stats(self.item, *key)
+
+        try:
+            allowed, stats = await self.storage.run(count)
+        except StorageDown:
             return self._unavailable()
-        if self._outage:
-            logger.warning("rate limit storage is back")
-            self._outage = False
         return Decision(
             allowed=allowed,
             limit=self.item.amount,
@@ -105,12 +174,6 @@ class RateLimiter:
         )
 
     def _unavailable(self) -> Decision:
-        if not self._outage:
-            logger.warning(
-                "rate limit storage unreachable; failing %s",
-                "open" if self.fail_open else "closed",
-            )
-            self._outage = True
         return Decision(
             allowed=self.fail_open,
             limit=self.item.amount,
@@ -121,65 +184,14 @@ class RateLimiter:
         )
 
     async def ping(self) -> bool:
+        """Asks the storage itself, whatever the cool-down says: readiness reports what
+        is true now, and a storage that answers is back for every caller."""
         try:
-            return bool(await self.storage.check())
+            up = bool(await self.storage.storage.check())
         except Exception:
-            return False
+            up = False
+        self.storage.observed(up=up)
+        return up
 
     async def close(self) -> None:
-        # The memory storage expires entries with a background task of this loop.
-        timer = getattr(self.storage, "timer", None)
-        if timer is not None and not timer.done():
-            timer.cancel()
-
-
-class LoginThrottle:
-    """Consecutive failed logins per account buy an exponential back-off: after
-    `FREE_FAILURES` the account waits 1 s, then 2, 4, ... at most `MAX_BACKOFF_S`, and a
-    successful login clears it. Short by design: an attacker can slow a victim's login
-    down, not lock it out. Unknown usernames are counted alike, so the throttle says
-    nothing about which accounts exist. Kept in the limiter's storage (shared on Redis);
-    if that storage is down the throttle steps aside and the per-address limit remains.
-    """
-
-    FREE_FAILURES = 5
-    MAX_BACKOFF_S = 60
-    FAILURE_MEMORY_S = 15 * 60
-
-    def __init__(self, limiter: RateLimiter) -> None:
-        self._storage = limiter.storage
-        self._namespace = limiter.namespace
-
-    def _keys(self, username: str) -> tuple[str, str]:
-        account = username.casefold()
-        return (
-            f"{self._namespace}/login-failures/{account}",
-            f"{self._namespace}/login-wait/{account}",
-        )
-
-    async def wait_seconds(self, username: str) -> int:
-        """How long this account must wait before its next attempt (0: go ahead)."""
-        _, wait_key = self._keys(username)
-        try:
-            if await self._storage.get(wait_key) <= 0:
-                return 0
-            return max(1, math.ceil(await self._storage.get_expiry(wait_key) - time.time()))
-        except Exception:
-            return 0
-
-    async def failed(self, username: str) -> None:
-        failures_key, wait_key = self._keys(username)
-        try:
-            failures = await self._storage.incr(failures_key, self.FAILURE_MEMORY_S)
-            if failures >= self.FREE_FAILURES:
-                backoff = min(2 ** (failures - self.FREE_FAILURES), self.MAX_BACKOFF_S)
-                await self._storage.incr(wait_key, backoff)
-        except Exception:
-            logger.warning("login throttle storage unreachable; skipping the back-off")
-
-    async def succeeded(self, username: str) -> None:
-        for key in self._keys(username):
-            try:
-                await self._storage.clear(key)
-            except Exception:
-                logger.warning("login throttle storage unreachable; counters not cleared")
+        close_storage(self.storage.storage)

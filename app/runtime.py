@@ -6,7 +6,8 @@ from app.auth import Passwords, Tokens
 from app.config import Settings
 from app.db.listing_cache import ListingCache
 from app.db.session import Database
-from app.ratelimit import LoginThrottle, RateLimiter
+from app.login_guard import LoginGuard
+from app.ratelimit import RateLimiter
 from app.storage import BlobStorage, build_storage
 
 
@@ -17,13 +18,14 @@ class Runtime:
     tokens: Tokens
     passwords: Passwords
     limiter: RateLimiter
-    login_throttle: LoginThrottle
+    login_guard: LoginGuard
     storage: BlobStorage
     listings: ListingCache
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
         limiter = RateLimiter(settings)
+        tokens = Tokens(settings)
         db = Database(
             settings.effective_database_url,
             echo=settings.database_echo,
@@ -33,10 +35,10 @@ class Runtime:
         return cls(
             settings=settings,
             db=db,
-            tokens=Tokens(settings),
+            tokens=tokens,
             passwords=Passwords(settings),
             limiter=limiter,
-            login_throttle=LoginThrottle(limiter),
+            login_guard=LoginGuard(settings, tokens, limiter),
             storage=build_storage(settings),
             # Pages are answered only to callers whose session state is kept (app/api/listings.py).
             listings=ListingCache(
@@ -49,4 +51,5 @@ class Runtime:
         self.passwords.close()
         await self.db.dispose()
         await self.limiter.close()
+        await self.login_guard.close()
         await self.storage.close()

@@ -7,6 +7,15 @@ import httpx
 
 def new_tenant_admin(base_url: str) -> dict[str, str]:
     """Registers a tenant with a unique name and returns its admin's auth header."""
+    username, password = new_tenant_credentials(base_url)
+    login = httpx.post(f"{base_url}/auth/login", json={"username": username, "password": password})
+    if login.status_code != 200:
+        raise AssertionError(f"login answered {login.status_code}: {login.text}")
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def new_tenant_credentials(base_url: str) -> tuple[str, str]:
+    """Registers a tenant with a unique name; its admin's username and password."""
     suffix = uuid.uuid4().hex[:10]
     username, password = f"live_{suffix}", f"Live-{suffix}-pw"
     registered = httpx.post(
@@ -20,7 +29,4 @@ def new_tenant_admin(base_url: str) -> dict[str, str]:
     )
     if registered.status_code != 201:
         raise AssertionError(f"register answered {registered.status_code}: {registered.text}")
-    login = httpx.post(f"{base_url}/auth/login", json={"username": username, "password": password})
-    if login.status_code != 200:
-        raise AssertionError(f"login answered {login.status_code}: {login.text}")
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return username, password

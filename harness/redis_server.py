@@ -1,7 +1,10 @@
-"""A throwaway redis-server on a free loopback port, that a test can stop and start."""
+"""A throwaway redis-server on a free loopback port, that a test can stop and start, or
+freeze and thaw."""
 
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -53,6 +56,15 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts connections for it, but nothing answers."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
 
     def __enter__(self) -> "RedisServer":
         return self.start()

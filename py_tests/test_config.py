@@ -84,6 +84,23 @@ def test_settings_default_to_the_contract_values(environ: pytest.MonkeyPatch) ->
     assert settings.max_file_size_mb == 10
 
 
+def test_login_guard_settings_are_read_without_prefix(environ: pytest.MonkeyPatch) -> None:
+    defaults = load(environ)
+    assert (
+        defaults.login_failure_limit,
+        defaults.login_failure_window_seconds,
+        defaults.device_cookie_days,
+    ) == (10, 900, 90)
+    given = load(
+        environ, LOGIN_FAILURE_LIMIT="5", LOGIN_FAILURE_WINDOW_SECONDS="60", DEVICE_COOKIE_DAYS="30"
+    )
+    assert (
+        given.login_failure_limit,
+        given.login_failure_window_seconds,
+        given.device_cookie_days,
+    ) == (5, 60, 30)
+
+
 def test_password_hashing_defaults_meet_owasp_minimum(environ: pytest.MonkeyPatch) -> None:
     settings = load(environ)
     assert settings.password_hash_memory_kib >= 19_456

@@ -104,7 +104,7 @@ def test_any_bearer_token_is_handled(anonymous: ApiClient, token: str) -> None:
 def test_login_never_tells_unknown_user_from_wrong_password(
     tenant_a: Tenant, password: str
 ) -> None:
-    member = tenant_a.make_user()  # a fresh account: no earlier failures to back off from
+    member = tenant_a.make_user()  # a fresh account: no earlier failures to be locked by
     wrong = member.api.post(
         "/auth/login", json={"username": member.username, "password": password + "!"}
     )

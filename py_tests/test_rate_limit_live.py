@@ -1,15 +1,18 @@
 """Rate limits across processes, on a real uvicorn with two workers: exact on Redis,
 over-admitting on per-process memory (why Redis is required), and a Redis outage that
-fails open or closed as configured and heals by itself."""
+fails open or closed as configured and heals by itself, during which failed logins are
+still counted (in memory), and which costs one timeout when Redis hangs, not one per
+call."""
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import httpx
 import pytest
 
-from harness.accounts import new_tenant_admin
+from harness.accounts import new_tenant_admin, new_tenant_credentials
 from harness.live_server import LiveServer
 from harness.redis_server import RedisServer
 from py_tests.assertions import wait_for
@@ -18,6 +21,8 @@ pytestmark = [pytest.mark.rate_limit, pytest.mark.integration, pytest.mark.slow]
 LIMIT = 10
 USERS = "/api/v1/users"
 RECOVERY_DEADLINE_S = 20.0
+LOGIN_LIMIT = 3
+FAST_HASHING = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024"}
 
 
 @pytest.fixture
@@ -97,3 +102,52 @@ def test_redis_outage_is_survived_and_healed(redis_server: RedisServer, fail_ope
         # Limiting is back: the fresh Redis counts from zero and stops the eleventh call.
         statuses = [http.get(USERS).status_code for _ in range(LIMIT + 1)]
         assert statuses == [200] * LIMIT + [429]
+
+
+@pytest.mark.reliability
+def test_failed_logins_are_still_counted_with_redis_stopped(redis_server: RedisServer) -> None:
+    env = {"REDIS_URL": redis_server.url, "LOGIN_FAILURE_LIMIT": str(LOGIN_LIMIT), **FAST_HASHING}
+    with ExitStack() as stack:
+        server = stack.enter_context(LiveServer(env))
+        owner = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
+        attacker = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
+        username, password = new_tenant_credentials(server.base_url)
+        right = {"username": username, "password": password}
+        assert owner.post("/auth/login", json=right).status_code == 200  # sets its cookie
+
+        redis_server.stop()
+        guess = {"username": username, "password": "Wr0ng-guess!"}
+        statuses = [attacker.post("/auth/login", json=guess).status_code for _ in range(5)]
+        assert statuses == [401] * LOGIN_LIMIT + [429] * (5 - LOGIN_LIMIT)
+        assert attacker.post("/auth/login", json=right).status_code == 429
+        # The owner's device cookie needs no storage to be believed.
+        assert owner.post("/auth/login", json=right).status_code == 200
+        assert owner.get("/ready").status_code == 503
+
+
+@pytest.mark.reliability
+def test_a_frozen_redis_costs_one_timeout_not_one_per_call(redis_server: RedisServer) -> None:
+    env = {"REDIS_URL": redis_server.url, "LOGIN_FAILURE_LIMIT": str(LOGIN_LIMIT), **FAST_HASHING}
+    ghost = {"username": "nobody_here", "password": "Wr0ng-guess!"}
+    with ExitStack() as stack:
+        server = stack.enter_context(LiveServer(env))
+        http = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
+        http.headers.update(new_tenant_admin(server.base_url))
+        assert http.get(USERS).status_code == 200
+
+        redis_server.freeze()
+        try:
+            started = time.monotonic()
+            listed = [http.get(USERS).status_code for _ in range(10)]
+            logins = [http.post("/auth/login", json=ghost).status_code for _ in range(10)]
+            elapsed = time.monotonic() - started
+        finally:
+            redis_server.thaw()
+        assert listed == [200] * 10  # failing open
+        assert logins == [401] * LOGIN_LIMIT + [429] * (10 - LOGIN_LIMIT)
+        assert elapsed < 2.0, f"20 calls took {elapsed:.2f} s; a timeout is 0.5 s"
+
+        wait_for(lambda: http.get("/ready").status_code == 200, RECOVERY_DEADLINE_S)
+        log = server.log_path.read_text()
+        assert log.count("rate limit storage unreachable") == 1
+        assert log.count("rate limit storage is back") == 1

@@ -10,11 +10,12 @@ from app.api.deps import (
     PrincipalDep,
     RuntimeDep,
     TokenServiceDep,
+    client_address,
     limit_by_address,
-    limit_login_target,
 )
 from app.api.responses import problems
-from app.errors import InvalidInput
+from app.errors import InvalidInput, Unauthorized
+from app.login_guard import DEVICE_COOKIE
 from app.schemas import (
     LoginRequest,
     LogoutRequest,
@@ -99,10 +100,22 @@ async def _login_body(request: Request) -> LoginRequest:
     responses=problems(401, 403, 413, 422, 429),
     openapi_extra=_LOGIN_BODY,
 )
-async def login(request: Request, service: TokenServiceDep, runtime: RuntimeDep) -> TokenPair:
+async def login(
+    request: Request, response: Response, service: TokenServiceDep, runtime: RuntimeDep
+) -> TokenPair:
     body = await _login_body(request)
-    await limit_login_target(request, runtime, body.username)
-    return await service.login(body.username, body.password)
+    address = client_address(request, runtime.settings.trusted_proxies)
+    guard = runtime.login_guard
+    attempt = await guard.admit(body.username, address, request.cookies.get(DEVICE_COOKIE))
+    try:
+        pair = await service.login(body.username, body.password)
+    except Unauthorized:
+        raise  # a wrong password, or no such account: the attempt stays counted
+    except Exception:
+        await guard.withdraw(attempt)  # anything else is no failed guess
+        raise
+    (await guard.succeeded(attempt)).set_on(response)
+    return pair
 
 
 @router.post("/refresh", response_model=TokenPair, responses=problems(401, 413, 422, 429))

@@ -36,7 +36,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def token_service(request: Request) -> TokenService:
     runtime = runtime_of(request)
-    return TokenService(runtime.db, runtime.tokens, runtime.passwords, runtime.login_throttle)
+    return TokenService(runtime.db, runtime.tokens, runtime.passwords)
 
 
 async def get_token_service(request: Request) -> TokenService:
@@ -159,17 +159,16 @@ def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
 
 
-async def _enforce(request: Request, runtime: Runtime, principal: str, *, bucket: str = "") -> None:
+async def _enforce(request: Request, runtime: Runtime, principal: str) -> None:
     if not runtime.limiter.enabled:
         return
     route = request.scope.get("route")
-    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}{bucket}"
+    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
     refused = getattr(request.state, "rate_limit_refused", None)  # by app/api/listings.py
     if refused is not None and refused[0] == (endpoint, principal):
         decision = refused[1]
     else:
         decision = await runtime.limiter.hit(endpoint, principal)
-    decision = decision.stricter(getattr(request.state, "rate_limit", None))
     request.state.rate_limit = decision
     if decision.storage_down and not decision.allowed:
         raise ServiceUnavailable("Rate limiting is unavailable; try again shortly")
@@ -183,9 +182,3 @@ async def limit_by_address(request: Request) -> None:
     runtime = runtime_of(request)
     address = client_address(request, runtime.settings.trusted_proxies)
     await _enforce(request, runtime, f"addr:{address}")
-
-
-async def limit_login_target(request: Request, runtime: Runtime, username: str) -> None:
-    """Login attempts per target account, from whatever address: stops a distributed
-    password-guessing run against one user."""
-    await _enforce(request, runtime, f"login:{username.casefold()}", bucket="#account")

@@ -16,8 +16,7 @@ from app.auth import Passwords, Principal, TokenClaims, Tokens, TokenType, new_j
 from app.db.models import AuthSession, User
 from app.db.repositories import Accounts, Sessions, SessionState, Tenants
 from app.db.session import Database
-from app.errors import Forbidden, RateLimited, Unauthorized
-from app.ratelimit import LoginThrottle
+from app.errors import Forbidden, Unauthorized
 from app.schemas import TokenPair
 
 INVALID_LOGIN = "Invalid username or password"
@@ -50,19 +49,12 @@ class TokenService:
         db: Database,
         tokens: Tokens,
         passwords: Passwords,
-        throttle: LoginThrottle,
     ) -> None:
         self._db = db
         self._tokens = tokens
         self._passwords = passwords
-        self._throttle = throttle
 
     async def login(self, username: str, password: str) -> TokenPair:
-        if wait := await self._throttle.wait_seconds(username):
-            raise RateLimited(
-                f"Too many failed logins for this account; retry in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
         async with self._db.session() as session:
             user = await Accounts(session).by_username(username)
             tenant_active = user is not None and await _tenant_active(session, user)
@@ -71,9 +63,7 @@ class TokenService:
             password, user.password_hash if user else None
         )
         if user is None or not valid:
-            await self._throttle.failed(username)
             raise Unauthorized(INVALID_LOGIN)
-        await self._throttle.succeeded(username)
         if not user.is_active:
             raise Forbidden("This account is deactivated")
         if not tenant_active:
