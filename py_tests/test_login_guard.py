@@ -23,6 +23,7 @@ from py_tests.factories import RegistrationFactory
 from py_tests.fixtures.app import MakeAsyncClient, runtime_of
 from py_tests.fixtures.clients import Tenant
 from py_tests.http_types import HttpResponse
+from py_tests.spellings import fullwidth
 from py_tests.tokens import bearer, claims_of
 
 pytestmark = [
@@ -140,6 +141,18 @@ def test_guessing_is_bounded_across_addresses_and_the_refused_are_not_verified(
     refused = attempt(client, owner.username, owner.password, "203.0.113.200")
     assert assert_locked(refused) >= WINDOW - 60  # until the first failure leaves the window
     assert len(verifications) == LIMIT  # no hash cost, and no answer that tells a right guess
+
+
+def test_other_spellings_of_a_login_name_share_its_count(client: TestClient) -> None:
+    """Login finds `ＡＤＭＩＮ` as `admin`; guesses under such spellings count against the
+    one account, so they cannot open counts of their own."""
+    owner = new_account(client)
+    spellings = [owner.username.upper(), fullwidth(owner.username)]
+    statuses = [
+        attempt(client, spellings[n % 2], WRONG, f"203.0.113.{n}").status_code for n in range(LIMIT)
+    ]
+    assert statuses == [401] * LIMIT
+    assert_locked(attempt(client, owner.username, owner.password, "203.0.113.201"))
 
 
 def test_unknown_login_names_are_counted_alike(client: TestClient) -> None:
