@@ -144,8 +144,8 @@ def test_guessing_is_bounded_across_addresses_and_the_refused_are_not_verified(
 
 
 def test_other_spellings_of_a_login_name_share_its_count(client: TestClient) -> None:
-    """Login finds `ＡＤＭＩＮ` as `admin`; guesses under such spellings count against the
-    one account, so they cannot open counts of their own."""
+    """Login finds a name by its fullwidth or upper-case spelling too; guesses under
+    such spellings count against the one account and open no counts of their own."""
     owner = new_account(client)
     spellings = [owner.username.upper(), fullwidth(owner.username)]
     statuses = [
