@@ -218,7 +218,8 @@ def test_refresh_rejects_missing_or_garbage_token(anonymous: ApiClient) -> None:
 
 @pytest.mark.security
 def test_refresh_rejects_access_token(anonymous: ApiClient, tenant_a: Tenant) -> None:
-    assert_unauthorized(refresh(anonymous, tenant_a.admin.tokens["access_token"]))
+    body = assert_unauthorized(refresh(anonymous, tenant_a.admin.tokens["access_token"]))
+    assert body["detail"] == "An access token cannot be used here"
 
 
 @pytest.mark.security
