@@ -27,6 +27,8 @@ from app.errors import is_unavailable, problem, unavailable_problem
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# A whole answer smaller than a transport's write buffer (64 KiB) never waits to be sent.
+WHOLE_BODY_UNTIMED = 32 * 1024
 access_log = logging.getLogger("app.access")
 logger = logging.getLogger("app")
 
@@ -85,12 +87,20 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         status = 500
         response_started = False
+        streaming = False
         send_timeout = scope["app"].state.settings.send_timeout_seconds
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.body":
-                # A client that stops reading holds the answer for this long at most.
+                nonlocal streaming
+                # A client that stops reading holds the answer for this long at most. A
+                # body sent whole and small goes straight to the socket's buffer and
+                # cannot wait on the client; the timer is for the rest.
+                streaming = streaming or message.get("more_body", False)
+                if not streaming and len(message.get("body", b"")) < WHOLE_BODY_UNTIMED:
+                    await send(message)
+                    return
                 try:
                     async with asyncio.timeout(send_timeout):
                         await send(message)

@@ -1,13 +1,17 @@
 """The HTTP protocol `python -m app serve` runs uvicorn with: uvicorn's h11 protocol,
-plus a deadline on each request's head.
+plus deadlines on each request's head and on a client that stops reading.
 
 uvicorn bounds an idle keep-alive connection, but not a client that opens a connection
 and sends its request line and headers slowly (or not at all): one header line every
 few seconds holds the connection, and enough of them hold every connection the server
 has. Here a client has `HEADER_TIMEOUT_SECONDS` from the moment the connection opens,
 or the previous answer ends, to send a complete request head; otherwise the connection
-is closed. The body has its own bounds (uploads: app/uploads.py; other bodies are
-small), and so does sending the answer (app/observability.py).
+is closed. And when a client reads so little that the connection's write buffer
+stays full (writing paused) for `SEND_TIMEOUT_SECONDS`, the connection is aborted,
+whatever the answers were: the request middleware bounds a streamed or large answer
+on any server (app/observability.py), this also bounds small answers that pile up
+unread on one connection. Bodies have their own bounds (app/uploads.py,
+app/body_limit.py).
 """
 
 import asyncio
@@ -17,20 +21,22 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEADER_TIMEOUT_ENV = "HEADER_TIMEOUT_SECONDS"
-DEFAULT_HEADER_TIMEOUT_S = 10.0
+SEND_TIMEOUT_ENV = "SEND_TIMEOUT_SECONDS"
 
 
-def header_timeout() -> float:
+def _seconds(name: str, default: float) -> float:
     """Read from the environment, which `app serve` fills from the validated settings
     before the workers start (each worker imports this module anew)."""
-    return float(os.environ.get(HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_S))
+    return float(os.environ.get(name, default))
 
 
-class HeadDeadlineProtocol(H11Protocol):
+class ClientDeadlinesProtocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_timeout = header_timeout()
+        self._head_timeout = _seconds(HEADER_TIMEOUT_ENV, 10.0)
+        self._send_timeout = _seconds(SEND_TIMEOUT_ENV, 30.0)
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._write_deadline: asyncio.TimerHandle | None = None
         self._waiting_cycle: object = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -49,7 +55,27 @@ class HeadDeadlineProtocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        self._cancel_write_deadline()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_deadline is None:
+            self._write_deadline = self.loop.call_later(self._send_timeout, self._reader_too_slow)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_write_deadline()
+
+    def _cancel_write_deadline(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+    def _reader_too_slow(self) -> None:
+        self._write_deadline = None
+        self.logger.info("aborting a connection whose client stopped reading")
+        self.transport.abort()  # close() would wait to flush what the client does not read
 
     def _await_head(self) -> None:
         self._cancel_deadline()

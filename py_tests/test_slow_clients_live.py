@@ -93,6 +93,27 @@ def test_a_json_body_sent_byte_by_byte_is_answered_408(server: LiveServer) -> No
         assert time.monotonic() - started < BODY_TIMEOUT_S + 2
 
 
+def test_small_answers_piling_up_unread_end_the_connection(server: LiveServer) -> None:
+    """A client that pipelines requests and never reads: once the server's write buffer
+    stays full for SEND_TIMEOUT_SECONDS, the connection is aborted (its sends fail)."""
+    request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.settimeout(1)
+        started = time.monotonic()
+        aborted = False
+        while time.monotonic() - started < 60:
+            try:
+                conn.sendall(request * 100)
+            except TimeoutError:
+                continue  # the server stopped reading requests meanwhile
+            except (BrokenPipeError, ConnectionResetError):
+                aborted = True
+                break
+        assert aborted, "the server kept the unread connection for a minute"
+    assert httpx.get(f"{server.base_url}/health").status_code == 200
+
+
 def test_a_connection_that_sends_nothing_is_closed(server: LiveServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as conn:
         assert _closed_by_server(conn, within_s=HEADER_TIMEOUT_S + 5)
