@@ -164,17 +164,7 @@ class Tokens:
 
     def _verify(self, token: str) -> TokenClaims:
         try:
-            # One algorithm, from settings: `alg` of the token never chooses the check,
-            # and `jku`, `x5u`, `jwk` and `kid` headers are not read at all.
-            claims = jwt.decode(
-                token,
-                self._verifying_key,
-                algorithms=[self._algorithm],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": list(REQUIRED_CLAIMS)},
-            )
+            claims = self._checked_claims(token, REQUIRED_CLAIMS)
             if "tid" not in claims:
                 raise jwt.MissingRequiredClaimError("tid")
             if claims["type"] not in TOKEN_TYPES:
@@ -194,6 +184,20 @@ class Tokens:
         except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as exc:
             raise Unauthorized("The token is invalid") from exc
 
+    def _checked_claims(self, token: str, required: tuple[str, ...]) -> dict[str, Any]:
+        # One algorithm, from settings: `alg` of the token never chooses the check,
+        # and `jku`, `x5u`, `jwk` and `kid` headers are not read at all.
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            self._verifying_key,
+            algorithms=[self._algorithm],
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            options={"require": list(required)},
+        )
+        return claims
+
     def issue_device(self, *, login: str, device_id: str, now: datetime | None = None) -> str:
         issued = now or datetime.now(UTC)
         claims: dict[str, Any] = {
@@ -211,15 +215,7 @@ class Tokens:
         """A device token's claims; None for anything else (forged, expired, another
         type of token, not a token at all): a device cookie only ever adds trust."""
         try:
-            claims = jwt.decode(
-                token,
-                self._verifying_key,
-                algorithms=[self._algorithm],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": list(DEVICE_CLAIMS)},
-            )
+            claims = self._checked_claims(token, DEVICE_CLAIMS)
         except (jwt.InvalidTokenError, ValueError, TypeError):
             return None
         login, device_id = claims["sub"], claims["did"]
