@@ -92,11 +92,15 @@ class LoginGuard:
         self._device_lifetime = settings.device_cookie_days * 86_400
         self._secure_cookie = settings.api_env is not Environment.DEV
 
+    def device_of(self, username: str, device_cookie: str | None) -> str | None:
+        """The device id of a valid device cookie for this login name; None otherwise."""
+        device = self._tokens.decode_device(device_cookie) if device_cookie else None
+        return device.device_id if device and device.login == account_name(username) else None
+
     async def admit(self, username: str, address: str, device_cookie: str | None) -> LoginAttempt:
         """Counts this attempt, or refuses it (`RateLimited`) without counting it."""
         account = account_name(username)
-        device = self._tokens.decode_device(device_cookie) if device_cookie else None
-        device_id = device.device_id if device and device.login == account else None
+        device_id = self.device_of(username, device_cookie)
 
         async def count(storage: LimitsStorage) -> tuple[str, float | None]:
             if device_id is not None:

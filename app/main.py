@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.auth import LOGOUT_PATH
 from app.api.files import UPLOAD_PATH
 from app.api.listings import ListingLane, listing_routes
 from app.api.router import include_routes
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     include_routes(app)
     app.add_middleware(ListingLane, listings=listing_routes(app.router.routes))
-    app.add_middleware(BodyLimitMiddleware, exempt_paths=frozenset({UPLOAD_PATH}))
+    # Both routes read their bodies themselves, within limits of their own.
+    app.add_middleware(BodyLimitMiddleware, exempt_paths=frozenset({UPLOAD_PATH, LOGOUT_PATH}))
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -295,6 +295,7 @@ BAD_LOGOUT_BODIES: list[Any] = [
     pytest.param(lambda own: {"refresh_token": own["access_token"]}, 204, id="access-token"),
     pytest.param(lambda _: {"refresh_token": "x", "extra": 1}, 422, id="unknown-field"),
     pytest.param(lambda _: [1, 2], 422, id="not-an-object"),
+    pytest.param(lambda _: {"refresh_token": "x" * 2_000_000}, 413, id="too-large"),
 ]
 
 

@@ -128,6 +128,35 @@ def test_owner_logs_in_from_its_known_address_without_a_cookie(client: TestClien
     assert logged_in.status_code == 200, logged_in.text
 
 
+def test_a_neighbour_on_the_owners_address_cannot_spend_its_login_or_refresh(
+    client: TestClient,
+) -> None:
+    """Behind one NAT or proxy address, a neighbour spends that address's per-minute
+    calls on junk logins and refreshes; the owner's device and session have buckets of
+    their own."""
+    owner = new_account(client)
+    signed_in = first_login(client, owner)
+    device, refresh_token = signed_in.cookies[DEVICE_COOKIE], signed_in.json()["refresh_token"]
+    junk_logins = [
+        attempt(client, f"nobody{n}_{owner.username}", WRONG, HOME).status_code
+        for n in range(LIMIT)
+    ]
+    assert junk_logins[-1] == 429  # the address's bucket is spent (its first login counted)
+    junk = {"refresh_token": "not-a-token"}
+    headers = {"X-Forwarded-For": HOME}
+    refreshes = [
+        client.post("/auth/refresh", json=junk, headers=headers).status_code
+        for _ in range(LIMIT + 1)
+    ]
+    assert refreshes == [401] * LIMIT + [429]
+
+    logged_in = attempt(client, owner.username, owner.password, HOME, device)
+    assert logged_in.status_code == 200, logged_in.text
+    refreshed = client.post("/auth/refresh", json={"refresh_token": refresh_token}, headers=headers)
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.headers["Cache-Control"] == "no-store"
+
+
 # --- guessing is bounded ------------------------------------------------------------
 
 

@@ -54,9 +54,15 @@ class Env:
 
 
 def _login(env: Env) -> Attempt:
+    """Logins without a device cookie: counted by the client's address."""
     p = env.registered()
     creds = {"username": p["admin_username"], "password": p["admin_password"]}
-    return lambda i: env.client.post("/auth/login", json=creds)
+
+    def attempt(i: int) -> HttpResponse:
+        env.client.cookies.clear()
+        return env.client.post("/auth/login", json=creds)
+
+    return attempt
 
 
 def _refresh(env: Env) -> Attempt:
@@ -76,8 +82,8 @@ def _refresh(env: Env) -> Attempt:
 def _logout(env: Env) -> Attempt:
     p = env.registered()
     creds = {"username": p["admin_username"], "password": p["admin_password"]}
-    sessions = [env.client.post("/auth/login", json=creds).json() for _ in range(LIMIT)]
-    sessions.append(sessions[-1])  # the 11th never reaches authentication
+    # Logouts count against their user (a session of its own each time).
+    sessions = [env.client.post("/auth/login", json=creds).json() for _ in range(LIMIT + 1)]
     return lambda i: env.client.post(
         "/auth/logout", headers={"Authorization": f"Bearer {sessions[i]['access_token']}"}
     )

@@ -114,6 +114,21 @@ def test_small_answers_piling_up_unread_end_the_connection(server: LiveServer) -
     assert httpx.get(f"{server.base_url}/health").status_code == 200
 
 
+def test_a_logout_whose_body_stalls_still_ends_the_session(server: LiveServer) -> None:
+    auth = new_tenant_admin(server.base_url)
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(
+            b"POST /auth/logout HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"Authorization: {auth['Authorization']}\r\n".encode()
+            + b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"re'
+        )
+        conn.settimeout(BODY_TIMEOUT_S + 5)
+        answer = conn.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    users = httpx.get(f"{server.base_url}/api/v1/users", headers=auth)
+    assert users.status_code == 401
+
+
 def test_a_connection_that_sends_nothing_is_closed(server: LiveServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as conn:
         assert _closed_by_server(conn, within_s=HEADER_TIMEOUT_S + 5)

@@ -1,5 +1,6 @@
 """Registration, login (JSON or OAuth2 form), refresh rotation, logout."""
 
+import asyncio
 import json
 from typing import Any, TypeVar
 
@@ -11,10 +12,12 @@ from app.api.deps import (
     RuntimeDep,
     TokenServiceDep,
     client_address,
+    limit_as,
     limit_by_address,
+    runtime_of,
 )
 from app.api.responses import problems
-from app.errors import InvalidInput, Unauthorized
+from app.errors import InvalidInput, PayloadTooLarge, RequestTimeout, Unauthorized
 from app.login_guard import DEVICE_COOKIE
 from app.schemas import (
     LoginRequest,
@@ -27,7 +30,11 @@ from app.schemas import (
 from app.services.tenants import register_tenant
 
 Body = TypeVar("Body", bound=BaseModel)
-router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(limit_by_address)])
+# Every route is rate limited: by address, or by the credential it proves (deps.limit_as).
+router = APIRouter(prefix="/auth", tags=["auth"])
+# A logout's body holds at most a refresh token.
+MAX_LOGOUT_BODY_BYTES = 16 * 1024
+LOGOUT_PATH = "/auth/logout"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 _LOGIN_BODY: dict[str, Any] = {
@@ -56,6 +63,7 @@ _LOGIN_BODY: dict[str, Any] = {
     status_code=status.HTTP_201_CREATED,
     response_model=RegisterResponse,
     responses=problems(409, 413, 422, 429),
+    dependencies=[Depends(limit_by_address)],
 )
 async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegisterResponse:
     tenant_id, admin_id = await register_tenant(runtime.db, runtime.passwords, body)
@@ -65,7 +73,10 @@ async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegisterRespon
 
 
 async def _json_body(request: Request) -> object:
-    raw = await request.body()
+    return _parsed_json(await request.body())
+
+
+def _parsed_json(raw: bytes) -> object:
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # nested too deep
@@ -106,7 +117,10 @@ async def login(
     body = await _login_body(request)
     address = client_address(request, runtime.settings.trusted_proxies)
     guard = runtime.login_guard
-    attempt = await guard.admit(body.username, address, request.cookies.get(DEVICE_COOKIE))
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    device = guard.device_of(body.username, cookie)
+    await limit_as(request, f"device:{device}" if device else None)
+    attempt = await guard.admit(body.username, address, cookie)
     try:
         pair = await service.login(body.username, body.password)
     except Unauthorized:
@@ -115,12 +129,26 @@ async def login(
         await guard.withdraw(attempt)  # anything else is no failed guess
         raise
     (await guard.succeeded(attempt)).set_on(response)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749, 5.1: answers with tokens
     return pair
 
 
 @router.post("/refresh", response_model=TokenPair, responses=problems(401, 413, 422, 429))
-async def refresh(body: RefreshRequest, service: TokenServiceDep) -> TokenPair:
-    return await service.refresh(body.refresh_token)
+async def refresh(
+    request: Request,
+    response: Response,
+    body: RefreshRequest,
+    service: TokenServiceDep,
+    runtime: RuntimeDep,
+) -> TokenPair:
+    try:  # a genuine refresh token is limited per session, anything else per address
+        session = runtime.tokens.decode(body.refresh_token, expected_type="refresh").session_id
+    except Unauthorized:
+        session = None
+    await limit_as(request, f"session:{session}" if session else None)
+    pair = await service.refresh(body.refresh_token)
+    response.headers["Cache-Control"] = "no-store"
+    return pair
 
 
 @router.post(
@@ -136,18 +164,32 @@ async def refresh(body: RefreshRequest, service: TokenServiceDep) -> TokenPair:
     },
 )
 async def logout(request: Request, principal: PrincipalDep, service: TokenServiceDep) -> Response:
-    """The caller's session ends before the body is even read: a body that is not valid
-    is answered 422 afterwards, and never keeps the session alive."""
-    body = await request.body()
-    refresh_token = None
-    problem: InvalidInput | None = None
-    if body.strip():
-        try:
-            parsed = _validated(LogoutRequest, await _json_body(request))
-            refresh_token = parsed.refresh_token
-        except InvalidInput as exc:
-            problem = exc
-    await service.logout(principal, refresh_token)
-    if problem is not None:
-        raise problem
+    """The caller's session ends first, before its body is read (the request middleware
+    leaves this route's body alone): a body that is too large, too slow, cut off or not
+    valid is answered afterwards, and never keeps the session alive."""
+    await service.logout(principal)
+    await limit_as(request, f"user:{principal.user_id}")
+    raw = await _bounded_body(request, runtime_of(request).settings.body_timeout_seconds)
+    if raw.strip():
+        parsed = _validated(LogoutRequest, _parsed_json(raw))
+        if parsed.refresh_token:
+            await service.end_other_session(principal, parsed.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _bounded_body(request: Request, within_s: float) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_LOGOUT_BODY_BYTES:
+        raise PayloadTooLarge(f"A logout body holds at most {MAX_LOGOUT_BODY_BYTES} bytes")
+    received = bytearray()
+    try:
+        async with asyncio.timeout(within_s):
+            async for chunk in request.stream():
+                received += chunk
+                if len(received) > MAX_LOGOUT_BODY_BYTES:
+                    raise PayloadTooLarge(
+                        f"A logout body holds at most {MAX_LOGOUT_BODY_BYTES} bytes"
+                    )
+    except TimeoutError:
+        raise RequestTimeout(f"The request body did not arrive within {within_s:g} s") from None
+    return bytes(received)

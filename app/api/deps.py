@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.api.responses import API_V1
 from app.auth import Principal
 from app.errors import Forbidden, InvalidInput, RateLimited, ServiceUnavailable, Unauthorized
 from app.pagination import PageParams
@@ -56,10 +55,7 @@ async def get_principal(
             raise Unauthorized("Missing bearer token")
         principal = await token_service(request).authenticate(token)
     except Unauthorized:
-        if request.url.path.startswith(API_V1):  # /auth/* is limited by address anyway
-            runtime = runtime_of(request)
-            address = client_address(request, runtime.settings.trusted_proxies)
-            await _enforce(request, runtime, f"addr:{address}")
+        await limit_by_address(request)
         raise
     request.state.principal = principal
     return principal
@@ -179,6 +175,15 @@ async def _enforce(request: Request, runtime: Runtime, principal: str) -> None:
 
 
 async def limit_by_address(request: Request) -> None:
+    await limit_as(request, None)
+
+
+async def limit_as(request: Request, principal: str | None) -> None:
+    """The rate limit of this endpoint for `principal`: a caller that proved who it is
+    (a user, a session, a device); the client address for anyone else. A caller with
+    credentials then never shares a bucket with whoever else calls from its address
+    (a NAT, a proxy), who could otherwise spend it."""
     runtime = runtime_of(request)
-    address = client_address(request, runtime.settings.trusted_proxies)
-    await _enforce(request, runtime, f"addr:{address}")
+    if principal is None:
+        principal = f"addr:{client_address(request, runtime.settings.trusted_proxies)}"
+    await _enforce(request, runtime, principal)

@@ -99,23 +99,21 @@ class TokenService:
             raise Unauthorized("The refresh token was already used; the session is revoked")
         return self._pair(claims.user_id, state.tenant_id, state.role, claims.session_id, new)
 
-    async def logout(self, principal: Principal, refresh_token: str | None) -> None:
-        """Ends the caller's session, always. A refresh token of another login of the
-        same user ends that one too; any other (malformed, expired, someone else's)
-        changes nothing more."""
-        other: uuid.UUID | None = None
-        if refresh_token:
-            try:
-                claims = self._tokens.decode(refresh_token, expected_type="refresh")
-            except Unauthorized:
-                claims = None
-            if claims is not None and claims.user_id == principal.user_id:
-                other = claims.session_id
+    async def logout(self, principal: Principal) -> None:
+        """Ends the caller's session."""
         async with self._db.transaction() as session:
-            sessions = Sessions(session)
-            await sessions.revoke(principal.session_id)
-            if other is not None and other != principal.session_id:
-                await sessions.revoke(other)
+            await Sessions(session).revoke(principal.session_id)
+
+    async def end_other_session(self, principal: Principal, refresh_token: str) -> None:
+        """Ends the login of this refresh token when it is another login of the same
+        user; any other token (malformed, expired, someone else's) changes nothing."""
+        try:
+            claims = self._tokens.decode(refresh_token, expected_type="refresh")
+        except Unauthorized:
+            return
+        if claims.user_id == principal.user_id and claims.session_id != principal.session_id:
+            async with self._db.transaction() as session:
+                await Sessions(session).revoke(claims.session_id)
 
     async def authenticate(self, access_token: str) -> Principal:
         claims = self._tokens.decode(access_token, expected_type="access")
