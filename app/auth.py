@@ -47,30 +47,35 @@ class Passwords:
                 ),
             )
         )
-        # Hashes run on threads of their own (argon2 releases the GIL), one per core: a
-        # burst of logins queues there, not in the default executor, where file
-        # storage reads and writes blobs.
-        self._threads = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 2, thread_name_prefix="password-hashing"
-        )
+        # Hashing runs on threads of its own (argon2 releases the GIL), never in the
+        # default executor, where file storage reads and writes blobs; and in two
+        # lanes: verifying (logins, current passwords) on a thread per core, making new
+        # hashes (user creates, bulk creates, registrations) on half the cores. A
+        # tenant creating users by the thousand then queues behind itself, and every
+        # login still finds a core.
+        cores = os.cpu_count() or 2
+        self._verifying = ThreadPoolExecutor(cores, thread_name_prefix="password-verify")
+        self._hashing = ThreadPoolExecutor(max(1, cores // 2), thread_name_prefix="password-hash")
         # Verified against when the user is unknown, so both paths cost one hash.
         self._dummy_hash = self._hash.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._hash.hash, password)
+        return await self._run(self._hashing, self._hash.hash, password)
 
     async def verify(self, password: str, stored_hash: str | None) -> tuple[bool, str | None]:
         """(valid, new hash when the parameters changed). A missing hash never verifies."""
         if stored_hash is None:
-            await self._run(self._hash.verify, password, self._dummy_hash)
+            await self._run(self._verifying, self._hash.verify, password, self._dummy_hash)
             return False, None
-        return await self._run(self._hash.verify_and_update, password, stored_hash)
+        return await self._run(self._verifying, self._hash.verify_and_update, password, stored_hash)
 
-    async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+    @staticmethod
+    async def _run(lane: ThreadPoolExecutor, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(lane, work, *args)
 
     def close(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        for lane in (self._verifying, self._hashing):
+            lane.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)

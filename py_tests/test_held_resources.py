@@ -8,6 +8,7 @@ checked out of every pool at the moment the service waits.
 """
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -192,3 +193,32 @@ async def test_no_connection_is_held_while_a_download_streams(
     assert download.content == content
     assert len(seen) > 1
     assert seen == [0] * len(seen)
+
+
+async def test_a_flood_of_new_hashes_leaves_logins_a_lane(
+    monkeypatch: pytest.MonkeyPatch,
+    local_app: FastAPI,
+    async_client: httpx.AsyncClient,
+    amake_tenant: Callable[..., Awaitable[AsyncTenant]],
+) -> None:
+    """One tenant's bulk create holds every thread that makes new hashes (they wait
+    here until released); another tenant's login is still verified meanwhile."""
+    creator, other = await amake_tenant(), await amake_tenant()
+    hasher = runtime(local_app).passwords._hash  # the argon2 hasher its lanes call
+    release = threading.Event()
+    original = hasher.hash
+
+    def held_hash(password: str, **kwargs: Any) -> str:
+        release.wait(timeout=30)
+        return original(password, **kwargs)
+
+    monkeypatch.setattr(hasher, "hash", held_hash)
+    payloads = [UserPayloadFactory.build(password=strong_password()) for _ in range(8)]
+    bulk = asyncio.create_task(creator.admin.post(f"{USERS}/bulk", json=payloads))
+    try:
+        login = await asyncio.wait_for(_login(async_client, other), timeout=10)
+        assert login.status_code == 200, login.text
+        assert not bulk.done()  # the creates were still waiting for their hashes
+    finally:
+        release.set()
+    assert (await bulk).status_code == 201
