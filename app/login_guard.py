@@ -119,6 +119,10 @@ class LoginGuard:
             )
         return LoginAttempt(account, address, device_id, key, storage)
 
+    def from_address(self, address: str) -> "AddressGuesses":
+        """This guard for password checks outside login, from one client address."""
+        return AddressGuesses(self, address)
+
     async def succeeded(self, attempt: LoginAttempt) -> DeviceCookie:
         """Takes the attempt out of its count, remembers its address for this account,
         and gives the device its cookie (the same device id when it had one)."""
@@ -173,3 +177,18 @@ class LoginGuard:
         if await storage.incr(count, self._window, amount=-1) < 0:
             # The count ended while the attempt ran: what was taken back was no one's.
             await storage.incr(count, self._window)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressGuesses:
+    """Password checks of an authenticated caller (its own `current_password`), counted
+    like login attempts from its address without a device cookie."""
+
+    guard: LoginGuard
+    address: str
+
+    async def admit(self, username: str) -> LoginAttempt:
+        return await self.guard.admit(username, self.address, None)
+
+    async def withdraw(self, attempt: LoginAttempt) -> None:
+        await self.guard.withdraw(attempt)

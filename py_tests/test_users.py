@@ -387,3 +387,20 @@ def test_list_hides_deactivated_users_unless_active_only_false(
     assert default == active
     assert tenant_a_member.id in {u["id"] for u in everyone["data"]}
     assert (everyone["total_count"], active["total_count"]) == (2, 1)
+
+
+@pytest.mark.security
+@pytest.mark.settings(rate_limit_per_minute=1000)
+def test_current_password_guesses_count_as_failed_logins(tenant_a_member: Member) -> None:
+    """A stolen access token cannot guess the current password faster than a login
+    could: ten wrong guesses (LOGIN_FAILURE_LIMIT) lock further checks, the right
+    password included, with Retry-After."""
+    url = f"{USERS}/{tenant_a_member.id}"
+    change = {"password": strong_password()}
+    for n in range(10):
+        wrong = {**change, "current_password": f"not-it-{n}-{tenant_a_member.password}"}
+        assert_problem(tenant_a_member.api.put(url, json=wrong), 403)
+    right = {**change, "current_password": tenant_a_member.password}
+    locked = tenant_a_member.api.put(url, json=right)
+    assert_problem(locked, 429)
+    assert int(locked.headers["Retry-After"]) > 60

@@ -90,7 +90,9 @@ def member_tenant(principal: Principal) -> uuid.UUID:
 
 async def get_user_service(request: Request, principal: PrincipalDep) -> UserService:
     runtime = runtime_of(request)
-    return UserService(runtime.db, member_tenant(principal), principal, runtime.passwords)
+    address = client_address(request, runtime.settings.trusted_proxies)
+    guesses = runtime.login_guard.from_address(address)
+    return UserService(runtime.db, member_tenant(principal), principal, runtime.passwords, guesses)
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]

@@ -13,6 +13,7 @@ from app.db.models import User
 from app.db.repositories import Accounts, Sessions, TenantScope
 from app.db.session import Database
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.login_guard import AddressGuesses
 from app.pagination import PageParams
 from app.permissions import Action, allowed
 from app.schemas import Page, UserCreate, UserOut, UserUpdate
@@ -54,11 +55,13 @@ class UserService:
         tenant_id: uuid.UUID,
         principal: Principal,
         passwords: Passwords,
+        guard: AddressGuesses,
     ) -> None:
         self._db = db
         self._tenant_id = tenant_id
         self._principal = principal
         self._passwords = passwords
+        self._guard = guard
 
     async def page(self, params: PageParams, *, active_only: bool) -> Page[UserOut]:
         async with self._db.session() as session:
@@ -186,9 +189,13 @@ class UserService:
                     }
                 ]
             )
+        # Guesses here count as failed logins of the account: a stolen access token
+        # cannot try passwords faster than a login can.
+        attempt = await self._guard.admit(user.username)
         valid, _ = await self._passwords.verify(current_password, user.password_hash)
         if not valid:
             raise Forbidden("current_password is not your password")
+        await self._guard.withdraw(attempt)
 
     # --- rules ------------------------------------------------------------------------
 
