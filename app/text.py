@@ -33,15 +33,27 @@ def _escape(code_point: int) -> str:
 ASSIGNED_PLANES = (0, 1, 2, 3, 14)
 
 
-def code_points(category: str) -> list[int]:
-    """Every code point of `category` in the running Python's Unicode data; a category
-    of assigned characters (not Cn or Co, which the skipped planes hold)."""
+def code_points(categories: frozenset[str]) -> list[int]:
+    """Every code point of these categories in the running Python's Unicode data;
+    categories of assigned characters (not Cn or Co, which the skipped planes hold)."""
     found: list[int] = []
     for plane in ASSIGNED_PLANES:
         first = plane << 16
-        categories = map(unicodedata.category, map(chr, range(first, first + 0x10000)))
-        found += [first + offset for offset, c in enumerate(categories) if c == category]
+        of = map(unicodedata.category, map(chr, range(first, first + 0x10000)))
+        found += [first + offset for offset, c in enumerate(of) if c in categories]
     return found
+
+
+# Characters Unicode marks Default_Ignorable_Code_Point that are not format characters:
+# they render as nothing (a combining grapheme joiner, Hangul fillers, Khmer inherent
+# vowels, Mongolian and other variation selectors), so `Acme` and `Acme` followed by
+# one of them would look like one name. (Unicode's DerivedCoreProperties.txt; Python's
+# unicodedata does not carry the property.)
+DEFAULT_IGNORABLE_NOT_CF = (
+    *(0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x3164, 0xFFA0),
+    *range(0xFE00, 0xFE10),
+    *range(0xE0100, 0xE01F0),
+)
 
 
 def _class_body(members: list[int]) -> str:
@@ -58,5 +70,9 @@ def _class_body(members: list[int]) -> str:
     )
 
 
-# Cf, as escapes to put inside a character class: `[^...{FORMAT_CHARACTERS}]`.
-FORMAT_CHARACTERS = _class_body(code_points("Cf"))
+# What no display name may hold, as escapes to put inside a character class
+# (`[^...{FORMAT_CHARACTERS}]`): format characters (Cf), line and paragraph separators
+# (Zl, Zp), and the other default-ignorable code points.
+FORMAT_CHARACTERS = _class_body(
+    sorted({*code_points(frozenset({"Cf", "Zl", "Zp"})), *DEFAULT_IGNORABLE_NOT_CF})
+)

@@ -208,6 +208,9 @@ def test_display_text_pattern_refuses_every_format_character_in_both_engines() -
             name = f"Acme{chr(code_point)}Works"
             assert re.fullmatch(DISPLAY_TEXT, name) is None, hex(code_point)
             assert not rust_accepts(name), hex(code_point)
+    for invisible in ("\u034f", "\u3164", "\u115f", "\ufe0f", "\u17b4", "\u2028", "\u2029"):
+        assert re.fullmatch(DISPLAY_TEXT, f"Acme{invisible}Works") is None, invisible
+        assert not rust_accepts(f"Acme{invisible}Works"), invisible
     for name in ("Ärzte Praxis", "ΣΊΣΥΦΟΣ Λtd", "İstanbul 😀 Tours", fullwidth("Acme")):
         assert re.fullmatch(DISPLAY_TEXT, name), name
         assert rust_accepts(name), name
