@@ -107,8 +107,12 @@ def _create_platform_operator(args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Repeat: "):
+        try:
+            password = getpass.getpass("Password: ")
+            repeated = getpass.getpass("Repeat: ")
+        except EOFError:
+            sys.exit("No password given: type it at the prompt, or use --password-stdin")
+        if password != repeated:
             sys.exit("The passwords differ")
     if not 8 <= len(password) <= MAX_PASSWORD_LENGTH:
         sys.exit(f"The password needs 8 to {MAX_PASSWORD_LENGTH} characters")

@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=settings.version,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # A path with a trailing slash is a 404, not a redirect built from the Host
+        # header the client sent.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     _document_settings_limits(app)

@@ -1,11 +1,13 @@
 """Request and response bodies. Requests are strict: unknown fields answer 422."""
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import email_validator
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -41,9 +43,20 @@ FullName = Annotated[str, StringConstraints(max_length=200, pattern=DISPLAY_TEXT
 # in the OpenAPI document (validation is the email validator's, which also checks the
 # syntax and refuses every control and format character).
 _RESERVED_DOMAINS = "|".join(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+_INVISIBLE = re.compile(f"[{FORMAT_CHARACTERS}]")
+
+
+def _visible(address: str) -> str:
+    # The email validator refuses format characters; the other invisible ones too.
+    if _INVISIBLE.search(address):
+        raise ValueError("An email address must not contain invisible characters")
+    return address
+
+
 Email = Annotated[
     EmailStr,
     StringConstraints(max_length=254),
+    AfterValidator(_visible),
     WithJsonSchema(
         {
             "type": "string",

@@ -45,6 +45,17 @@ def operator_headers(client: HttpClient, run_cli: RunCli) -> dict[str, str]:
 # --- create-platform-operator: refusals ---------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")  # no terminal: the case
+def test_create_operator_without_a_terminal_says_how_to_give_the_password(
+    run_cli: RunCli,
+) -> None:
+    username, email, _ = new_identity()
+    with pytest.raises(SystemExit) as exited:  # stdin is empty and no terminal is there
+        run_cli("create-platform-operator", "--username", username, "--email", email)
+    assert isinstance(exited.value.code, str)
+    assert "--password-stdin" in exited.value.code
+
+
 @pytest.mark.parametrize(
     "password_for",
     [

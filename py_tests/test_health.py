@@ -224,3 +224,10 @@ def test_openapi_states_the_limits_of_the_settings_the_app_runs_with(
     assert [v["maximum"] for v in integers] == [page_size_maximum]
     download = openapi["paths"]["/api/v1/files/{file_id}"]["get"]["responses"]["200"]
     assert set(download["content"]) == set(download_types)
+
+
+@pytest.mark.security
+def test_a_trailing_slash_is_not_redirected_to_the_callers_host(client: HttpClient) -> None:
+    response = client.get("/api/v1/users/", headers={"Host": "evil.example"})
+    assert response.status_code in {401, 404}, response.status_code
+    assert "location" not in response.headers
