@@ -40,7 +40,7 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.server import HEADER_TIMEOUT_ENV, SEND_TIMEOUT_ENV, ClientDeadlinesProtocol
+    from app.server import HEADER_TIMEOUT_ENV, BoundedClientProtocol
 
     settings = _settings()  # refuse to start on a weak configuration, readably
     if args.workers > 1 and not sqlite.counts_commits(make_url(settings.effective_database_url)):
@@ -55,10 +55,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
     # The workers read it where uvicorn builds their protocol (app/server.py).
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout_seconds)
-    os.environ[SEND_TIMEOUT_ENV] = str(settings.send_timeout_seconds)
     uvicorn.run(
         "app.main:app",
-        http=ClientDeadlinesProtocol,
+        http=BoundedClientProtocol,
         host=args.host,
         port=args.port,
         workers=args.workers,
