@@ -5,15 +5,17 @@ JSON bodies here are small (a bulk of 50 users is about 15 KB), so a body over
 when Content-Length says so, otherwise as soon as the streamed bytes pass the ceiling.
 Below it the body is buffered and handed on unchanged; a body that has not arrived
 whole within `BODY_TIMEOUT_SECONDS` is answered 408 and the connection closed. The
-upload route is exempt; its streaming reader holds files to MAX_FILE_SIZE_MB and has
-deadlines of its own (app/uploads.py).
+upload route is exempt: its streaming reader holds files to MAX_FILE_SIZE_MB and has
+deadlines of its own (app/uploads.py). So is logout, which ends the session first and
+then reads its body with `read_body`, the same rules at a smaller ceiling.
 """
 
 import asyncio
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import DomainError, PayloadTooLarge, RequestTimeout, problem
+from app.errors import DomainError, PayloadTooLarge, RequestTimeout, problem_of
 
 MAX_JSON_BODY_BYTES = 1024 * 1024
 BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # their bodies are never read
@@ -32,47 +34,45 @@ class BodyLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", ())).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > MAX_JSON_BODY_BYTES:
-            await self._refuse(scope, receive, send)
+        within_s = scope["app"].state.settings.body_timeout_seconds
+        try:
+            body = await read_body(scope, receive, limit=MAX_JSON_BODY_BYTES, within_s=within_s)
+        except DomainError as error:
+            await problem_of(error)(scope, receive, send)
             return
-        messages: list[Message] = []
-        size = 0
-        timeout = scope["app"].state.settings.body_timeout_seconds
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                too_slow = RequestTimeout(f"The request body did not arrive within {timeout:g} s")
-                await _answer(too_slow, scope, receive, send)
-                return
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > MAX_JSON_BODY_BYTES:
-                await self._refuse(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
+        except ClientDisconnect:
+            return  # nobody is left to answer
+        replayed = False
 
         async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
 
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
-        error = PayloadTooLarge(
-            f"The request body is larger than the limit of {MAX_JSON_BODY_BYTES} bytes"
-        )
-        await _answer(error, scope, receive, send)
 
-
-async def _answer(error: DomainError, scope: Scope, receive: Receive, send: Send) -> None:
-    response = problem(
-        error.status, error.detail, slug=error.slug, title=error.title, headers=error.headers
-    )
-    await response(scope, receive, send)
+async def read_body(scope: Scope, receive: Receive, *, limit: int, within_s: float) -> bytes:
+    """The whole request body: 413 past `limit` bytes (at once when Content-Length says
+    so), 408 when it has not arrived within `within_s`; ClientDisconnect when the
+    client goes away."""
+    too_large = PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes")
+    declared = dict(scope.get("headers", ())).get(b"content-length", b"0")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    try:
+        async with asyncio.timeout(within_s):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise ClientDisconnect
+                body += message.get("body", b"")
+                if len(body) > limit:
+                    raise too_large
+                if not message.get("more_body", False):
+                    return bytes(body)
+    except TimeoutError:
+        raise RequestTimeout(f"The request body did not arrive within {within_s:g} s") from None

@@ -172,16 +172,20 @@ def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
 
 
+def problem_of(error: DomainError) -> JSONResponse:
+    return problem(
+        error.status,
+        error.detail,
+        slug=error.slug,
+        title=error.title,
+        headers=error.headers,
+        extra=error.extra,
+    )
+
+
 async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(
-        exc.status,
-        exc.detail,
-        slug=exc.slug,
-        title=exc.title,
-        headers=exc.headers,
-        extra=exc.extra,
-    )
+    return problem_of(exc)
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -233,13 +237,7 @@ def _allowed_methods(request: Request) -> set[str]:
 
 def unavailable_problem(exc: BaseException) -> JSONResponse:
     logger.error("database unavailable: %s", type(exc).__name__)
-    return problem(
-        503,
-        "The database is not reachable; try again shortly",
-        slug="unavailable",
-        title="Service unavailable",
-        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)},
-    )
+    return problem_of(ServiceUnavailable("The database is not reachable; try again shortly"))
 
 
 async def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:

@@ -45,12 +45,6 @@ DEVICE_COOKIE_PATH = "/auth"
 T = TypeVar("T")
 
 
-def account_name(username: str) -> str:
-    """The account a login name stands for, as the guard counts it: its unique key, the
-    form login looks names up by, so that no other spelling opens another count."""
-    return unique_key(username)
-
-
 @dataclass(frozen=True, slots=True)
 class DeviceCookie:
     value: str
@@ -95,12 +89,13 @@ class LoginGuard:
     def device_of(self, username: str, device_cookie: str | None) -> str | None:
         """The device id of a valid device cookie for this login name; None otherwise."""
         device = self._tokens.decode_device(device_cookie) if device_cookie else None
-        return device.device_id if device and device.login == account_name(username) else None
+        return device.device_id if device and device.login == unique_key(username) else None
 
-    async def admit(self, username: str, address: str, device_cookie: str | None) -> LoginAttempt:
-        """Counts this attempt, or refuses it (`RateLimited`) without counting it."""
-        account = account_name(username)
-        device_id = self.device_of(username, device_cookie)
+    async def admit(self, username: str, address: str, device_id: str | None) -> LoginAttempt:
+        """Counts this attempt, or refuses it (`RateLimited`) without counting it.
+        `device_id` is `device_of` the attempt's cookie. Accounts are counted by their
+        unique key, the form login looks names up by: no other spelling opens a count."""
+        account = unique_key(username)
 
         async def count(storage: LimitsStorage) -> tuple[str, float | None]:
             if device_id is not None:

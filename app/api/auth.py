@@ -1,6 +1,5 @@
 """Registration, login (JSON or OAuth2 form), refresh rotation, logout."""
 
-import asyncio
 import json
 from typing import Any, TypeVar
 
@@ -17,7 +16,8 @@ from app.api.deps import (
     runtime_of,
 )
 from app.api.responses import problems
-from app.errors import InvalidInput, PayloadTooLarge, RequestTimeout, Unauthorized
+from app.body_limit import read_body
+from app.errors import InvalidInput, Unauthorized
 from app.login_guard import DEVICE_COOKIE
 from app.schemas import (
     LoginRequest,
@@ -117,10 +117,9 @@ async def login(
     body = await _login_body(request)
     address = client_address(request, runtime.settings.trusted_proxies)
     guard = runtime.login_guard
-    cookie = request.cookies.get(DEVICE_COOKIE)
-    device = guard.device_of(body.username, cookie)
+    device = guard.device_of(body.username, request.cookies.get(DEVICE_COOKIE))
     await limit_as(request, f"device:{device}" if device else None)
-    attempt = await guard.admit(body.username, address, cookie)
+    attempt = await guard.admit(body.username, address, device)
     try:
         pair = await service.login(body.username, body.password)
     except Unauthorized:
@@ -169,27 +168,12 @@ async def logout(request: Request, principal: PrincipalDep, service: TokenServic
     valid is answered afterwards, and never keeps the session alive."""
     await service.logout(principal)
     await limit_as(request, f"user:{principal.user_id}")
-    raw = await _bounded_body(request, runtime_of(request).settings.body_timeout_seconds)
+    within_s = runtime_of(request).settings.body_timeout_seconds
+    raw = await read_body(
+        request.scope, request.receive, limit=MAX_LOGOUT_BODY_BYTES, within_s=within_s
+    )
     if raw.strip():
         parsed = _validated(LogoutRequest, _parsed_json(raw))
         if parsed.refresh_token:
             await service.end_other_session(principal, parsed.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-async def _bounded_body(request: Request, within_s: float) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_LOGOUT_BODY_BYTES:
-        raise PayloadTooLarge(f"A logout body holds at most {MAX_LOGOUT_BODY_BYTES} bytes")
-    received = bytearray()
-    try:
-        async with asyncio.timeout(within_s):
-            async for chunk in request.stream():
-                received += chunk
-                if len(received) > MAX_LOGOUT_BODY_BYTES:
-                    raise PayloadTooLarge(
-                        f"A logout body holds at most {MAX_LOGOUT_BODY_BYTES} bytes"
-                    )
-    except TimeoutError:
-        raise RequestTimeout(f"The request body did not arrive within {within_s:g} s") from None
-    return bytes(received)
