@@ -169,7 +169,22 @@ def _summarize(errors: Sequence[Mapping[str, Any]]) -> str:
 
 def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     # FastAPI's errors carry `input` and `ctx`, which may echo a password back.
-    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return [{"loc": list(e["loc"]), "msg": _readable(e), "type": e["type"]} for e in errors]
+
+
+# Longer patterns (the display-text one lists every refused code point) are not
+# repeated to a client; the OpenAPI document states them.
+READABLE_PATTERN_CHARS = 200
+
+
+def _readable(error: Mapping[str, Any]) -> str:
+    pattern = (error.get("ctx") or {}).get("pattern", "")
+    if error["type"] == "string_pattern_mismatch" and len(pattern) > READABLE_PATTERN_CHARS:
+        return (
+            "String holds characters not allowed here (control, format or invisible "
+            "characters, or spaces at either end)"
+        )
+    return str(error["msg"])
 
 
 def problem_of(error: DomainError) -> JSONResponse:

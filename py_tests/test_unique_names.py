@@ -231,3 +231,12 @@ def test_the_planes_left_unwalked_hold_no_assigned_character() -> None:
 def test_what_the_display_text_pattern_generates_the_server_accepts(name: str) -> None:
     assert rust_accepts(name)
     assert not re.search(f"[{FORMAT_CHARACTERS}]", name)
+
+
+def test_a_refused_display_name_is_explained_without_the_pattern(
+    anonymous: ApiClient,
+) -> None:
+    payload = RegistrationFactory.build(tenant_name="Evil\u202eLtd")
+    body = assert_problem(anonymous.post("/auth/register", json=payload), 422)
+    assert "not allowed" in body["detail"]
+    assert len(body["detail"]) < 300 and "\\u" not in body["detail"], body["detail"]
