@@ -7,27 +7,20 @@ import getpass
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import InvalidConfiguration, Settings, load_settings
-from app.db import sqlite
-from app.db.migrate import upgrade
-from app.db.models import User
-from app.db.repositories import Accounts
-from app.errors import InvalidInput
-from app.runtime import Runtime
-from app.schemas import MAX_PASSWORD_LENGTH
-from app.services.files import remove_stale_spool_files, sweep_orphans
-from app.services.tenants import set_tenant_active
-from app.services.tokens import purge_expired_sessions
-from app.services.users import ensure_password_allowed
-
-T = TypeVar("T")
+from app.files.housekeeping import StorageHousekeeping
+from app.identity.passwords import ensure_password_allowed
+from app.identity.registration import RegistrationService
+from app.identity.service import TokenService
+from app.platform.config import InvalidConfiguration, Settings, load_settings
+from app.platform.db import sqlite
+from app.platform.db.migrate import upgrade
+from app.platform.errors import Conflict, InvalidInput
+from app.platform.runtime import Runtime
+from app.platform.schemas import MAX_PASSWORD_LENGTH
+from app.tenants.service import TenantService
 
 
 def _settings() -> Settings:
@@ -40,7 +33,7 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.server import HEADER_TIMEOUT_ENV, BoundedClientProtocol
+    from app.platform.server import HEADER_TIMEOUT_ENV, BoundedClientProtocol
 
     settings = _settings()  # refuse to start on a weak configuration, readably
     if args.workers > 1 and not sqlite.counts_commits(make_url(settings.effective_database_url)):
@@ -78,24 +71,10 @@ def _migrate(_: argparse.Namespace) -> int:
 async def _create_operator(settings: Settings, username: str, email: str, password: str) -> None:
     runtime = Runtime.build(settings)
     try:
-        password_hash = await runtime.passwords.hash(password)  # before the transaction
-        async with runtime.db.transaction() as session:
-            accounts = Accounts(session)
-            taken = await accounts.taken([username], [email])
-            if taken.usernames or taken.emails:
-                raise SystemExit("That username or email is already taken")
-            accounts.add(
-                User(
-                    id=uuid.uuid4(),
-                    tenant_id=None,
-                    username=username,
-                    email=email,
-                    full_name="Platform operator",
-                    role="operator",
-                    password_hash=password_hash,
-                )
-            )
-    except IntegrityError:
+        await RegistrationService(runtime.db, runtime.passwords).create_operator(
+            username, email, password
+        )
+    except Conflict:
         raise SystemExit("That username or email is already taken") from None
     finally:
         await runtime.close()
@@ -129,8 +108,9 @@ def _create_platform_operator(args: argparse.Namespace) -> int:
 async def _sweep(settings: Settings) -> int:
     runtime = Runtime.build(settings)
     try:
-        remove_stale_spool_files(settings)
-        return await sweep_orphans(runtime.db, runtime.storage, settings.orphan_grace_seconds)
+        housekeeping = StorageHousekeeping(runtime.db, runtime.storage, settings)
+        housekeeping.remove_stale_spool_files()
+        return await housekeeping.sweep_orphans()
     finally:
         await runtime.close()
 
@@ -141,11 +121,10 @@ def _sweep_orphans(_: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+async def _set_tenant_active(settings: Settings, tenant_id: uuid.UUID, active: bool) -> bool:
     runtime = Runtime.build(settings)
     try:
-        async with runtime.db.session(write=True) as session:
-            return await work(session)
+        return await TenantService(runtime.db).set_active(tenant_id, active)
     finally:
         await runtime.close()
 
@@ -156,10 +135,7 @@ def _tenant(args: argparse.Namespace) -> int:
     except ValueError:
         sys.exit(f"Not a tenant id: {args.tenant_id}")
     active = args.action == "activate"
-    found = asyncio.run(
-        _with_session(_settings(), lambda s: set_tenant_active(s, tenant_id, active))
-    )
-    if not found:
+    if not asyncio.run(_set_tenant_active(_settings(), tenant_id, active)):
         sys.exit(f"No tenant {tenant_id}")
     print(f"tenant {tenant_id} {'activated' if active else 'deactivated; its sessions ended'}")
     return 0
@@ -171,7 +147,7 @@ def _purge_sessions(_: argparse.Namespace) -> int:
     async def purge() -> int:
         runtime = Runtime.build(settings)
         try:
-            return await purge_expired_sessions(runtime.db)
+            return await TokenService(runtime.db, runtime.tokens, runtime.passwords).purge_expired()
         finally:
             await runtime.close()
 

@@ -10,19 +10,24 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.api.auth import LOGOUT_PATH
-from app.api.files import UPLOAD_PATH
-from app.api.listings import ListingLane, listing_routes
-from app.api.router import include_routes
-from app.body_limit import BodyLimitMiddleware
-from app.config import Settings, load_settings
-from app.db.migrate import upgrade
-from app.errors import install_error_handlers
-from app.observability import RequestContextMiddleware, configure_logging
-from app.runtime import Runtime
-from app.services.files import housekeeping
+from app.files import routes as files
+from app.files.housekeeping import StorageHousekeeping
+from app.identity import routes as identity
+from app.identity.service import TokenService
+from app.platform import health
+from app.platform.body_limit import BodyLimitMiddleware
+from app.platform.config import Settings, load_settings
+from app.platform.db.migrate import upgrade
+from app.platform.observability import RequestContextMiddleware, configure_logging
+from app.platform.problems import install_error_handlers
+from app.platform.runtime import Runtime
+from app.tenants import routes as tenants
+from app.users import routes as users
 
 logger = logging.getLogger("app")
+# Health is never limited; the auth routes limit by address or by the credential they
+# prove; every /api/v1 route declares `require(action)`, which limits per user.
+ROUTERS = (health.router, identity.router, users.router, files.router, tenants.router)
 # How long shutdown waits for the start-up cleanup before cancelling it.
 HOUSEKEEPING_GRACE_S = 2.0
 
@@ -47,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         cleanup = None
         if settings.startup_housekeeping:
-            cleanup = asyncio.create_task(housekeeping(runtime.db, runtime.storage, settings))
+            cleanup = asyncio.create_task(_housekeeping(runtime))
         logger.info("started", extra={"fields": {"environment": settings.api_env.value}})
         try:
             yield
@@ -75,10 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     _document_settings_limits(app)
     install_error_handlers(app)
-    include_routes(app)
-    app.add_middleware(ListingLane, listings=listing_routes(app.router.routes))
+    for router in ROUTERS:
+        app.include_router(router)
     # Both routes read their bodies themselves, within limits of their own.
-    app.add_middleware(BodyLimitMiddleware, exempt_paths=frozenset({UPLOAD_PATH, LOGOUT_PATH}))
+    exempt = frozenset({files.UPLOAD_PATH, identity.LOGOUT_PATH})
+    app.add_middleware(BodyLimitMiddleware, exempt_paths=exempt)
     app.add_middleware(RequestContextMiddleware)
     return app
 
@@ -117,6 +123,18 @@ def _document_settings_limits(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _housekeeping(runtime: Runtime) -> None:
+    """Start-up cleanup, run in the background: a failure is logged, never fatal."""
+    storage = StorageHousekeeping(runtime.db, runtime.storage, runtime.settings)
+    sessions = TokenService(runtime.db, runtime.tokens, runtime.passwords)
+    try:
+        storage.remove_stale_spool_files()
+        await storage.sweep_orphans()
+        await sessions.purge_expired()
+    except Exception:
+        logger.exception("start-up housekeeping failed; `python -m app sweep-orphans` retries")
 
 
 app = create_app()

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from app.config import Settings
+from app.platform.config import Settings
 from py_tests.assertions import assert_problem, assert_unauthorized
 from py_tests.factories import RegistrationFactory
 from py_tests.fixtures.clients import ApiClient, Member, Tenant

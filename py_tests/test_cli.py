@@ -12,7 +12,7 @@ import jwt
 import pytest
 from alembic.script import ScriptDirectory
 
-from app.db.migrate import alembic_config
+from app.platform.db.migrate import alembic_config
 from py_tests.factories import strong_password, unique_username
 from py_tests.fixtures.clients import MakeTenant
 from py_tests.fixtures.operators import RunCli, create_operator

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.body_limit import MAX_JSON_BODY_BYTES
+from app.platform.body_limit import MAX_JSON_BODY_BYTES
 from py_tests.assertions import assert_problem
 from py_tests.fixtures.clients import ApiClient
 

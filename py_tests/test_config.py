@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.auth import Passwords
-from app.config import DEV_SECRET, InsecureSettings, InvalidConfiguration, Settings, load_settings
+from app.identity.passwords import Passwords
+from app.platform.config import (
+    DEV_SECRET,
+    InsecureSettings,
+    InvalidConfiguration,
+    Settings,
+    load_settings,
+)
 
 pytestmark = pytest.mark.security
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services.files import sweep_orphans
+from app.files.housekeeping import StorageHousekeeping
 from py_tests import samples
 from py_tests.assertions import assert_problem
 from py_tests.fixtures.app import plant_orphan, run_in_app, runtime_of, stored_keys
@@ -324,7 +324,8 @@ def test_orphan_sweep_removes_blobs_without_rows_and_keeps_the_rest(
     plant_orphan(client, tmp_path)
     assert len(stored_keys(client)) == 2
 
-    removed = run_in_app(client, sweep_orphans, runtime.db, runtime.storage, 0)
+    housekeeping = StorageHousekeeping(runtime.db, runtime.storage, runtime.settings)
+    removed = run_in_app(client, lambda: housekeeping.sweep_orphans(grace_seconds=0))
 
     assert removed == 1
     assert stored_keys(client) == [f"{kept['tenant_id']}/{kept['id']}"]

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.db.models import AuthSession
+from app.identity.models import AuthSession
 from py_tests.fixtures.app import asgi_client, state_per_request
 from py_tests.fixtures.clients import SEEDED_TENANT, Tenant
 

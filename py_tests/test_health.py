@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.config import Settings
-from app.schemas import Health
+from app.platform.config import Settings
+from app.platform.health import Health
 from py_tests.assertions import assert_problem
 from py_tests.http_types import HttpClient, HttpResponse
 

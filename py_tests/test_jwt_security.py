@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from fastapi.testclient import TestClient
 
-from app.config import Settings
 from app.main import create_app
+from app.platform.config import Settings
 from py_tests.assertions import assert_unauthorized
 from py_tests.fixtures.clients import ApiClient, Member, Tenant, register_tenant
 from py_tests.tokens import MISSING, bearer, claims_of, refresh, without_missing

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from app.config import Settings
-from app.db.models import AuthSession
-from app.db.session import Database
+from app.identity.models import AuthSession
+from app.platform.config import Settings
+from app.platform.db.database import Database
 from py_tests.assertions import wait_for
 from py_tests.fixtures.app import (
     plant_orphan,

@@ -15,9 +15,9 @@ import time_machine
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.config import Settings
-from app.login_guard import DEVICE_COOKIE
-from app.runtime import Runtime
+from app.identity.login_guard import DEVICE_COOKIE
+from app.platform.config import Settings
+from app.platform.runtime import Runtime
 from py_tests.assertions import assert_problem, assert_unauthorized
 from py_tests.factories import RegistrationFactory
 from py_tests.fixtures.app import MakeAsyncClient, runtime_of

@@ -19,8 +19,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db.migrate import alembic_config, upgrade
-from app.db.models import Base
+from app.platform.db.base import Base
+from app.platform.db.migrate import alembic_config, upgrade
 from py_tests.spellings import fullwidth, nfc, nfd
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from limits.aio.storage import MemoryStorage
 
-from app.config import Settings
-from app.ratelimit import (
+from app.platform.config import Settings
+from app.platform.ratelimit import (
     REDIS_TIMEOUT_S,
     STORAGE_COOL_DOWN_S,
     LimitsStorage,
@@ -51,7 +51,7 @@ class Collected(logging.Handler):
 
 @pytest.fixture
 def ratelimit_log() -> Iterator[list[logging.LogRecord]]:
-    """What app.ratelimit logs (the app's logger does not propagate to pytest's)."""
+    """What app.platform.ratelimit logs (the app's logger does not propagate to pytest's)."""
     logger, collected = logging.getLogger("app.ratelimit"), Collected()
     logger.addHandler(collected)
     try:

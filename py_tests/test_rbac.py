@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.permissions import Action, allowed, declared_action
+from app.platform.permissions import Action, allowed, declared_action
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell

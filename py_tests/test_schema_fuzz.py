@@ -14,9 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck
 from schemathesis.specs.openapi.checks import positive_data_acceptance, use_after_free
 
-from app.config import Settings
 from app.main import create_app
-from app.text import unique_key
+from app.platform.config import Settings
+from app.platform.text import unique_key
 from py_tests.fixtures.clients import MakeTenant, Tenant
 from py_tests.fixtures.live import client_address
 from py_tests.http_types import HttpClient

@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.config import Settings
-from app.db.models import AuthSession, User
-from app.services.tokens import purge_expired_sessions
+from app.identity.models import AuthSession
+from app.identity.service import TokenService
+from app.platform.config import Settings
+from app.users.models import User
 from py_tests.assertions import assert_unauthorized, wait_for
 from py_tests.fixtures.app import restarted, run_in_app, session_count
 from py_tests.fixtures.async_clients import AsyncTenant
@@ -124,7 +125,9 @@ def test_expired_sessions_are_purged_and_live_ones_kept(
 
     run_in_app(client, expire_member_session)
     assert session_count(client) == 2
-    assert run_in_app(client, purge_expired_sessions, db) == 1
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    sessions = TokenService(db, runtime.tokens, runtime.passwords)
+    assert run_in_app(client, sessions.purge_expired) == 1
     assert session_count(client) == 1
     assert_unauthorized(tenant_a_member.api.get(USERS))
     assert tenant_a.admin.api.get(USERS).status_code == 200

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.config import Settings
-from app.db import sqlite
+from app.platform.config import Settings
+from app.platform.db import sqlite
 from py_tests.assertions import assert_problem
 from py_tests.factories import UserPayloadFactory
 from py_tests.fixtures.clients import ApiClient

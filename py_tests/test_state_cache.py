@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.db.sqlite import DataVersion
-from app.db.state_cache import StateCache
+from app.identity.state_cache import StateCache
+from app.platform.db.sqlite import DataVersion
 from py_tests.assertions import wait_for
 
 pytestmark = [pytest.mark.auth, pytest.mark.inprocess]

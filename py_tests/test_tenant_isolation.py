@@ -16,9 +16,11 @@ from sqlalchemy import Executable
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql import ClauseElement
 
-from app.config import Settings
-from app.db.repositories import PageQuery, ScopedFiles, ScopedUsers
-from app.db.session import Database
+from app.files.repository import TenantFiles
+from app.platform.config import Settings
+from app.platform.db.database import Database
+from app.platform.pagination import PageQuery
+from app.users.repository import TenantUsers
 from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
@@ -178,9 +180,9 @@ BOUND_TENANT_FILTER = re.compile(r"\b\w+\.tenant_id = :tenant_id\b")
 
 
 def scoped_statements() -> list[Any]:
-    """Every statement the tenant-scoped repositories keep built (app/db/repositories.py)."""
+    """Every statement the tenant-scoped repositories keep built (app/platform/db/scoping.py)."""
     found = []
-    for scope in (ScopedUsers, ScopedFiles):
+    for scope in (TenantUsers, TenantFiles):
         for name, value in vars(scope).items():
             kept = value.statements if isinstance(value, PageQuery) else (value,)
             for number, statement in enumerate(kept):
@@ -203,7 +205,7 @@ async def test_a_scoped_statement_run_without_its_tenant_is_refused(settings: Se
     """Never answered with every tenant's rows: a bound parameter needs its value."""
     db = Database(settings.effective_database_url)
     try:
-        page, _ = ScopedUsers._PAGE.statements
+        page, _ = TenantUsers._PAGE.statements
         async with db.session() as session:
             with pytest.raises(StatementError, match="tenant_id"):
                 await session.execute(page, {"offset": 0, "limit": 20})

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import strategies as st
 from pydantic_core import SchemaValidator, ValidationError, core_schema
 
-from app.schemas import DISPLAY_TEXT
-from app.text import ASSIGNED_PLANES, FORMAT_CHARACTERS
+from app.platform.schemas import DISPLAY_TEXT
+from app.platform.text import ASSIGNED_PLANES, FORMAT_CHARACTERS
 from py_tests.assertions import assert_invalid, assert_problem
 from py_tests.factories import RegistrationFactory, UserPayloadFactory, unique_suffix
 from py_tests.fixtures.clients import ApiClient, Member, Tenant

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given
 from hypothesis import strategies as st
 
-from app.config import Settings
+from app.platform.config import Settings
 from py_tests import samples
 from py_tests.assertions import assert_problem
 from py_tests.fixtures.app import BASE_URL, PEER, run_in_app, runtime_of, stored_keys

@@ -1,1 +1,0 @@
-"""HTTP routes: parse, call a service, shape the answer. No SQL here."""

@@ -1,1 +1,0 @@
-"""Persistence: models, engine and sessions, repositories, Alembic migrations."""

@@ -1,0 +1,92 @@
+"""The database of one app instance: its engine and its units of work.
+
+Sessions are short units of work, never as long as a request: a connection (and on
+SQLite the write lock) is held from a unit's first statement to its end, so nothing
+inside one may wait on a client's bytes, a password hash or object storage. Services
+read what they need in a `session()`, do the slow work, then write in one
+`transaction()`. On SQLite a transaction takes the write lock as it begins
+(app/platform/db/sqlite.py); a read never does.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.platform.db import sqlite
+
+
+class Database:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        timeout_seconds: float = 5.0,
+    ) -> None:
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            # Errors and logs name the statement, never the values (names, emails, hashes).
+            "hide_parameters": True,
+            "pool_pre_ping": not self.is_sqlite,
+            "pool_timeout": timeout_seconds,
+        }
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "asyncpg":
+            # A database that is down or hanging costs a bounded wait, then a 503.
+            kwargs["connect_args"] = {
+                "timeout": timeout_seconds,
+                "command_timeout": timeout_seconds,
+                # A transaction left idle (a stalled process) is ended by the server
+                # rather than holding its locks and the vacuum horizon.
+                "server_settings": {
+                    "idle_in_transaction_session_timeout": str(int(timeout_seconds * 1000)),
+                },
+            }
+        self.engine: AsyncEngine
+        # Whether anything was committed since an earlier read; SQLite files only.
+        self.data_version: sqlite.DataVersion | None = None
+        if self.is_sqlite:
+            sqlite.ensure_directory(url)
+            self.engine = sqlite.sqlite_engine(parsed, **kwargs)
+            if sqlite.counts_commits(parsed):
+                self.data_version = sqlite.DataVersion(parsed.database or "")
+        else:
+            self.engine = create_async_engine(url, **kwargs)
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        maker = self._writer if write else self._reader
+        async with maker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write, committed when the block ends without error, rolled back otherwise.
+        The block holds the write lock (SQLite) or a pooled connection (PostgreSQL)
+        from its first statement: prepare everything slow before entering it."""
+        async with self._writer() as session:
+            yield session
+            await session.commit()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        if self.data_version is not None:
+            self.data_version.close()
+        await self.engine.dispose()

@@ -1,0 +1,38 @@
+"""SQL of tenants: registration's name check, the admin views' listing and totals."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.platform.text import unique_key
+from app.tenants.models import Tenant
+from app.users.models import User
+
+
+class Tenants:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def name_taken(self, name: str) -> bool:
+        stmt = select(Tenant.id).where(Tenant.name_key == unique_key(name))
+        return (await self._session.scalar(stmt)) is not None
+
+    def add(self, tenant: Tenant) -> None:
+        self._session.add(tenant)
+
+    async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
+        return await self._session.get(Tenant, tenant_id)
+
+    async def all(self) -> Sequence[Tenant]:
+        return (await self._session.scalars(select(Tenant).order_by(Tenant.created_at))).all()
+
+    async def totals(self, tenant_id: uuid.UUID | None) -> tuple[int, int]:
+        """(tenants, users) in one tenant, or platform-wide when tenant_id is None."""
+        tenants = select(func.count()).select_from(Tenant)
+        users = select(func.count()).select_from(User).where(User.tenant_id.is_not(None))
+        if tenant_id is not None:
+            tenants = tenants.where(Tenant.id == tenant_id)
+            users = users.where(User.tenant_id == tenant_id)
+        return (await self._session.scalar(tenants) or 0, await self._session.scalar(users) or 0)
