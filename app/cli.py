@@ -46,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
             f"alone, so up to {args.workers} times each limit gets through",
             file=sys.stderr,
         )
-    # The workers read it where uvicorn builds their protocol (app/server.py).
+    # The workers read it where uvicorn builds their protocol (app/platform/server.py).
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout_seconds)
     uvicorn.run(
         "app.main:app",

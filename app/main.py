@@ -94,7 +94,7 @@ def _document_settings_limits(app: FastAPI) -> None:
     into the OpenAPI document, so that it states exactly what this deployment accepts
     and answers: a download is served with the type it was stored with.
 
-    What FastAPI builds from the routes (35 ms) is built once; the limits are written
+    What FastAPI builds from the routes is built once (it is slow); the limits are written
     into a copy of it, made again when `app.openapi_schema` is cleared for other
     settings (as the tests do, giving one app object each test's settings)."""
     from_routes = functools.cache(app.openapi)

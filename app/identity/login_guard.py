@@ -4,7 +4,7 @@ third party cannot lock the account's owner out. The scheme is OWASP's device co
 Authentication Cheat Sheet).
 
 A successful login sets a device cookie: a token signed with the service's key
-(app/auth.py, type "device") that names the account and a random device id. A login
+(app/identity/tokens.py, type "device") that names the account and a random device id. A login
 attempt is *trusted* when it carries a valid device cookie for the account it names,
 or when it comes from an address that account logged in from within a device
 cookie's lifetime (for clients without a cookie jar). Each trusted device, and each

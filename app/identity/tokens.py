@@ -102,8 +102,8 @@ class Tokens:
         """The token's claims, if its signature, issuer, audience and type are right and
         it has not expired.
 
-        Checking the signature and claims costs ~0.2 ms, on every authenticated call;
-        what it proves about a given token string never changes, so the last
+        Checking the signature and claims is the costliest step of an authenticated
+        call, and what it proves about a given token string never changes, so the last
         `VERIFIED_TOKENS_KEPT` verified tokens are remembered (a token that fails is
         not). Expiry is time, so it is checked on every call. Revocation is not a
         property of the token: the caller checks the session (TokenService).

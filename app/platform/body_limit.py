@@ -6,7 +6,7 @@ when Content-Length says so, otherwise as soon as the streamed bytes pass the ce
 Below it the body is buffered and handed on unchanged; a body that has not arrived
 whole within `BODY_TIMEOUT_SECONDS` is answered 408 and the connection closed. The
 upload route is exempt: its streaming reader holds files to MAX_FILE_SIZE_MB and has
-deadlines of its own (app/uploads.py). So is logout, which ends the session first and
+deadlines of its own (app/files/uploads.py). So is logout, which ends the session first and
 then reads its body with `read_body`, the same rules at a smaller ceiling.
 """
 

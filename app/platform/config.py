@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     # Keeps the buckets of several deployments (or test runs) apart on one Redis.
     rate_limit_namespace: str = "saas-api"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
-    # Failed logins (app/login_guard.py): this many within the window, on one account
+    # Failed logins (app/identity/login_guard.py): this many within the window, on one account
     # from untrusted clients or from one trusted device or address, refuse the next.
     login_failure_limit: int = Field(default=10, ge=1, le=1000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     # The whole body must arrive within this, however steadily it trickles in; else 408.
     upload_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
     # A connection whose request line and headers are not complete this long after it
-    # opened (or after its previous answer) is closed; `app serve` only (app/server.py).
+    # opened (or after its previous answer) is closed; `app serve` only (app/platform/server.py).
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     # A request body other than an upload must have arrived whole within this time.
     body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)

@@ -14,7 +14,7 @@ MAX_PASSWORD_LENGTH = 128
 
 
 # Display text: no control or format characters (Cf: bidi overrides, zero-width
-# spaces; app/text.py), no leading or trailing whitespace. Written as a pattern so
+# spaces; app/platform/text.py), no leading or trailing whitespace. Written as a pattern so
 # that the OpenAPI document states exactly what the server accepts.
 _TEXT_CHAR = rf"[^\x00-\x1f\x7f-\x9f{FORMAT_CHARACTERS}]"
 _EDGE_CHAR = rf"[^\s\x00-\x1f\x7f-\x9f{FORMAT_CHARACTERS}]"

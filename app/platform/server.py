@@ -9,8 +9,8 @@ has. Here a client has `HEADER_TIMEOUT_SECONDS` from the moment the connection o
 or the previous answer ends, to send a complete request head; otherwise the connection
 is closed. And a connection that sends more than `MAX_PIPELINED` requests ahead of
 their answers is closed: uvicorn's parser would queue them all in memory, however
-little the client reads. Sending answers has its own bound (app/observability.py),
-and so have bodies (app/uploads.py, app/body_limit.py).
+little the client reads. Sending answers has its own bound (app/platform/observability.py),
+and so have bodies (app/files/uploads.py, app/platform/body_limit.py).
 """
 
 import asyncio

@@ -21,6 +21,7 @@ from app.platform.text import unique_key
 from app.users.models import User
 from app.users.repository import Accounts, TenantUsers
 from app.users.schemas import UserCreate, UserOut, UserUpdate
+from app.users.uniqueness import raise_on_conflicts
 
 SELF_EDITABLE = frozenset({"email", "full_name", "password"})
 
@@ -71,11 +72,11 @@ class UserService:
                         error["loc"] = ["body", index, "password"]
                     raise
         async with self._db.session() as session:
-            await _raise_on_conflicts(Accounts(session), items)
+            await raise_on_conflicts(Accounts(session), items)
         users = await asyncio.gather(*(self._build(item) for item in items))
         try:
             async with self._db.transaction() as session:
-                await _raise_on_conflicts(Accounts(session), items)
+                await raise_on_conflicts(Accounts(session), items)
                 scope = TenantUsers(session, self._tenant_id)
                 for user in users:
                     scope.add(user)
@@ -122,25 +123,14 @@ class UserService:
         self._authorize_update(user, changes)
         sessions = Sessions(session, self._states)
         if "email" in changes:
-            moves = unique_key(changes["email"]) != user.email_key
-            if moves and (await Accounts(session).taken([], [changes["email"]])).emails:
-                raise Conflict("This email is already taken", extra={"fields": ["email"]})
-            user.email = changes["email"]  # as written, even if only its spelling changed
+            await _change_email(session, user, changes["email"])
         if "full_name" in changes:
             user.full_name = changes["full_name"]
         if new_hash is not None:
             user.password_hash = new_hash
             keep = self._principal.session_id if user.id == self._principal.user_id else None
             await sessions.revoke_all_of(user.id, keep=keep)
-        demotes = changes.get("role", user.role) != user.role
-        deactivates = changes.get("is_active", user.is_active) is False and user.is_active
-        if demotes or deactivates:
-            await _ensure_not_last_admin(scope, user)
-            await sessions.revoke_all_of(user.id)
-        if "role" in changes:
-            user.role = changes["role"]
-        if "is_active" in changes:
-            user.is_active = changes["is_active"]
+        await _change_access(scope, sessions, user, changes)
         return user
 
     async def deactivate(self, raw_id: str) -> None:
@@ -206,35 +196,31 @@ def _changes_credentials(user: User, changes: dict[str, Any]) -> bool:
     )
 
 
+async def _change_email(session: AsyncSession, user: User, email: str) -> None:
+    moves = unique_key(email) != user.email_key
+    if moves and (await Accounts(session).taken([], [email])).emails:
+        raise Conflict("This email is already taken", extra={"fields": ["email"]})
+    user.email = email  # as written, even if only its spelling changed
+
+
+async def _change_access(
+    scope: TenantUsers, sessions: Sessions, user: User, changes: dict[str, Any]
+) -> None:
+    """A new role or activity; a demoted or deactivated user's sessions end, and the
+    tenant keeps an active administrator."""
+    demotes = changes.get("role", user.role) != user.role
+    deactivates = changes.get("is_active", user.is_active) is False and user.is_active
+    if demotes or deactivates:
+        await _ensure_not_last_admin(scope, user)
+        await sessions.revoke_all_of(user.id)
+    if "role" in changes:
+        user.role = changes["role"]
+    if "is_active" in changes:
+        user.is_active = changes["is_active"]
+
+
 async def _ensure_not_last_admin(scope: TenantUsers, user: User) -> None:
     if user.role != "admin" or not user.is_active:
         return
     if await scope.active_admin_ids() == {user.id}:
         raise Conflict("The tenant would be left without an active administrator")
-
-
-async def _raise_on_conflicts(accounts: Accounts, items: Sequence[UserCreate]) -> None:
-    taken = await accounts.taken([i.username for i in items], [str(i.email) for i in items])
-    conflicts: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str], int] = {}
-    for index, item in enumerate(items):
-        for field, value in (("username", item.username), ("email", str(item.email))):
-            key = (field, unique_key(value))
-            pool = taken.usernames if field == "username" else taken.emails
-            if key[1] in pool:
-                conflicts.append({"index": index, "field": field, "reason": "exists"})
-            elif key in seen:
-                conflicts.append(
-                    {"index": index, "field": field, "reason": f"duplicate of item {seen[key]}"}
-                )
-            else:
-                seen[key] = index
-    if conflicts:
-        if len(items) == 1:
-            named = ", ".join(c["field"] for c in conflicts)
-        else:
-            named = ", ".join(f"item {c['index']} {c['field']}" for c in conflicts)
-        raise Conflict(
-            f"Already taken or repeated: {named}; nothing was created",
-            extra={"conflicts": conflicts},
-        )

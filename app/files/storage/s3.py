@@ -23,7 +23,7 @@ MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 def _session(
     access_key_id: str | None, secret_access_key: str | None, region: str
 ) -> aioboto3.Session:
-    """Building a session loads botocore's data files (100 ms and more); its clients
+    """Building a session loads botocore's data files, which is slow; its clients
     are made per storage object, so one session serves them all."""
     return aioboto3.Session(
         aws_access_key_id=access_key_id,
@@ -58,8 +58,8 @@ class S3Storage:
                 self._session.client(
                     "s3",
                     endpoint_url=self._endpoint_url,
-                    # Plain HTTP has no certificate to check; loading the CA bundle
-                    # anyway costs every new client about 50 ms.
+                    # Plain HTTP has no certificate to check, so the CA bundle is not
+                    # loaded for it.
                     verify=False if self._plain_http else None,
                     config=Config(
                         connect_timeout=3,

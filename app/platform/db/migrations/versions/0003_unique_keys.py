@@ -1,5 +1,5 @@
 """Unique keys: tenant names, usernames and emails are unique by their NFKC case-folded
-key (app/text.py), kept in a column of its own, instead of by `lower(...)`, which
+key (app/platform/text.py), kept in a column of its own, instead of by `lower(...)`, which
 SQLite applies to ASCII only and neither database normalises.
 
 The keys of existing rows are computed in Python, with the function the service uses.
