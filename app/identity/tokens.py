@@ -23,6 +23,9 @@ T = TypeVar("T")
 # apart by its type, so that neither can stand in for the other.
 DEVICE_TOKEN_TYPE = "device"  # noqa: S105 - a token type, not a secret
 DEVICE_CLAIMS = ("sub", "did", "type", "iat", "exp", "iss", "aud")
+# What reading a signed token's claims raises when one has a type or value the claim
+# cannot take (a list for an id, an expiry past the calendar): the token is invalid.
+MALFORMED_CLAIMS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, OSError)
 # Tokens whose signature and claims were verified, kept per process (see Tokens.decode).
 VERIFIED_TOKENS_KEPT = 4096
 
@@ -135,7 +138,7 @@ class Tokens:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The token has expired") from exc
-        except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as exc:
+        except (jwt.InvalidTokenError, *MALFORMED_CLAIMS) as exc:
             raise Unauthorized("The token is invalid") from exc
 
     def _checked_claims(self, token: str, required: tuple[str, ...]) -> dict[str, Any]:
@@ -170,7 +173,7 @@ class Tokens:
         type of token, not a token at all): a device cookie only ever adds trust."""
         try:
             claims = self._checked_claims(token, DEVICE_CLAIMS)
-        except (jwt.InvalidTokenError, ValueError, TypeError):
+        except (jwt.InvalidTokenError, *MALFORMED_CLAIMS):
             return None
         login, device_id = claims["sub"], claims["did"]
         if claims["type"] != DEVICE_TOKEN_TYPE or not isinstance(device_id, str):

@@ -4,6 +4,7 @@ Variable names follow the HTTP contract (`API_ENV`, `JWT_SECRET`, `DATABASE_URL`
 without prefix. Outside `dev` a weak signing secret stops start-up.
 """
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -53,6 +54,10 @@ class InsecureSettings(ValueError):
 
 class InvalidConfiguration(Exception):
     """Settings that cannot start the service, described without the values given."""
+
+
+# (backend, driver) pairs the service runs on.
+SUPPORTED_DATABASES = frozenset({("sqlite", "aiosqlite"), ("postgresql", "asyncpg")})
 
 
 class Settings(BaseSettings):
@@ -179,6 +184,27 @@ class Settings(BaseSettings):
                     f"JWT_SECRET is {len(secret.encode())} bytes; API_ENV={self.api_env} "
                     f"needs at least {MIN_SECRET_BYTES}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_services(self) -> Self:
+        """The database driver, storage scheme and key files this service can use; no
+        message repeats a value (a URL may hold a password)."""
+        try:
+            url = make_url(self.effective_database_url)
+        except ArgumentError:
+            return self  # `_check` says what is wrong with it
+        if (url.get_backend_name(), url.get_driver_name()) not in SUPPORTED_DATABASES:
+            raise ValueError(
+                "DATABASE_URL must be sqlite+aiosqlite:///path or "
+                "postgresql+asyncpg://user:password@host/database"
+            )
+        if self.storage_url and not re.match(r"^(file:///|s3://[^/:@]+)", self.storage_url):
+            raise ValueError("STORAGE_URL must be file:///path or s3://bucket[/prefix]")
+        for name in ("jwt_private_key_file", "jwt_public_key_file"):
+            path: Path | None = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name.upper()} names no readable file")
         return self
 
     @property

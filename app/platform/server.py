@@ -7,7 +7,9 @@ and sends its request line and headers slowly (or not at all): one header line e
 few seconds holds the connection, and enough of them hold every connection the server
 has. Here a client has `HEADER_TIMEOUT_SECONDS` from the moment the connection opens,
 or the previous answer ends, to send a complete request head; otherwise the connection
-is closed. And a connection that sends more than `MAX_PIPELINED` requests ahead of
+is closed. A request head (request line and headers) larger than `MAX_HEAD_BYTES` is
+answered 431 and the connection closed: the parser would otherwise keep however much a
+client sends. And a connection that sends more than `MAX_PIPELINED` requests ahead of
 their answers is closed: uvicorn's parser would queue them all in memory, however
 little the client reads. Sending answers has its own bound (app/platform/observability.py),
 and so have bodies (app/files/uploads.py, app/platform/body_limit.py).
@@ -22,6 +24,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 HEADER_TIMEOUT_ENV = "HEADER_TIMEOUT_SECONDS"
 # Requests a connection may send ahead of their answers (HTTP/1.1 pipelining).
 MAX_PIPELINED = 32
+# Largest request head (request line and headers) accepted, as common proxies allow.
+MAX_HEAD_BYTES = 64 * 1024
+_HEAD_TOO_LARGE = (
+    b'{"type":"https://saas-api.dev/problems/request-header-fields-too-large",'
+    b'"title":"Request header fields too large","status":431,'
+    b'"detail":"The request line and headers exceed ' + str(MAX_HEAD_BYTES).encode() + b' bytes"}'
+)
 
 
 def _seconds(name: str, default: float) -> float:
@@ -35,12 +44,27 @@ class BoundedClientProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_timeout = _seconds(HEADER_TIMEOUT_ENV, 10.0)
         self._head_deadline: asyncio.TimerHandle | None = None
+        # Bytes received since the current request head began, while it is incomplete.
+        self._head_bytes: int | None = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._await_head()
 
+    def data_received(self, data: bytes) -> None:
+        if self._head_bytes is not None:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse_head()
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        super().on_message_begin()
+
     def on_headers_complete(self) -> None:
+        self._head_bytes = None
         self._cancel_deadline()  # a request's head arrived
         if self.transport.is_closing():
             return  # the rest of a chunk that arrived before the connection was closed
@@ -75,3 +99,17 @@ class BoundedClientProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.logger.info("closing a connection whose request head did not arrive in time")
             self.transport.close()
+
+    def _refuse_head(self) -> None:
+        self._cancel_deadline()
+        self._head_bytes = None
+        if self.transport.is_closing():
+            return
+        self.logger.info("refusing a request head over %d bytes", MAX_HEAD_BYTES)
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/problem+json\r\n"
+            b"content-length: " + str(len(_HEAD_TOO_LARGE)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + _HEAD_TOO_LARGE
+        )
+        self.transport.close()

@@ -23,8 +23,8 @@ def build_storage(settings: Settings) -> BlobStorage:
     if parsed.scheme == "file":
         return LocalStorage(Path(parsed.path))
     if parsed.scheme == "s3" and parsed.netloc:
-        # Imported here: aioboto3 and aiohttp add about 0.3 s to the start-up of every
-        # process (the CLI's too) that stores its files locally.
+        # Imported here: aioboto3 and aiohttp slow the start-up of every process (the
+        # CLI's too) that stores its files locally.
         from app.files.storage.s3 import S3Storage
 
         return S3Storage(
@@ -35,4 +35,5 @@ def build_storage(settings: Settings) -> BlobStorage:
             access_key_id=settings.s3_access_key_id,
             secret_access_key=settings.s3_secret_access_key,
         )
-    raise ValueError(f"STORAGE_URL must be file:///path or s3://bucket, not {url!r}")
+    # Settings refuse any other URL; its value is not repeated (it may hold a secret).
+    raise ValueError("STORAGE_URL must be file:///path or s3://bucket")
