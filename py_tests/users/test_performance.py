@@ -23,7 +23,7 @@ pytestmark = [
 ]
 COUNT = 50
 GROSS_BOUND_S = 60.0
-REPORT = Path(__file__).resolve().parent.parent / "reports" / "performance.md"
+REPORT = Path(__file__).resolve().parents[2] / "reports" / "performance.md"
 
 
 async def timed(work: Awaitable[None]) -> float:
