@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from py_tests.assertions import assert_invalid, assert_problem
-from py_tests.factories import RegistrationFactory, UserPayloadFactory
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
+from py_tests.support.assertions import assert_invalid, assert_problem
+from py_tests.support.factories import RegistrationFactory, UserPayloadFactory
 
 pytestmark = [pytest.mark.security, pytest.mark.rbac]
 USERS = "/api/v1/users"

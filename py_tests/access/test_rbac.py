@@ -14,12 +14,12 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.permissions import Action, allowed, declared_action
-from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.http_types import HttpClient, HttpResponse
-from py_tests.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
-from py_tests.routes import routes
+from py_tests.support.factories import UserPayloadFactory, user_payloads
+from py_tests.support.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
+from py_tests.support.routes import routes
 
 pytestmark = pytest.mark.rbac
 

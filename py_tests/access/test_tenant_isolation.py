@@ -19,12 +19,12 @@ from sqlalchemy.sql import ClauseElement
 from app.config import Settings
 from app.db.repositories import PageQuery, ScopedFiles, ScopedUsers
 from app.db.session import Database
-from py_tests.factories import UserPayloadFactory, user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.http_types import HttpClient
-from py_tests.routes import routes
+from py_tests.support.factories import UserPayloadFactory, user_payloads
+from py_tests.support.routes import routes
 
 pytestmark = pytest.mark.tenant_isolation
 

@@ -17,12 +17,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.files import sweep_orphans
-from py_tests import samples
-from py_tests.assertions import assert_problem
 from py_tests.fixtures.app import plant_orphan, run_in_app, runtime_of, stored_keys
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.http_types import HttpResponse
+from py_tests.support import samples
+from py_tests.support.assertions import assert_problem
 
 # Every test runs once per storage backend (the parametrized `storage_overrides`).
 pytestmark = [pytest.mark.files, pytest.mark.usefixtures("storage_overrides")]

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import strategies as st
 
 from app.config import Settings
-from py_tests import samples
-from py_tests.assertions import assert_problem
 from py_tests.fixtures.app import BASE_URL, PEER, run_in_app, runtime_of, stored_keys
 from py_tests.fixtures.clients import ApiClient
+from py_tests.support import samples
+from py_tests.support.assertions import assert_problem
 
 pytestmark = [
     pytest.mark.files,

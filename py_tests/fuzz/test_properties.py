@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from py_tests.factories import user_payloads
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Tenant
 from py_tests.http_types import HttpResponse
+from py_tests.support.factories import user_payloads
 
 pytestmark = [pytest.mark.security, pytest.mark.settings(rate_limit_per_minute=1_000_000)]
 FUZZ = settings(

@@ -11,11 +11,11 @@ import jwt
 import pytest
 
 from app.config import Settings
-from py_tests.assertions import assert_problem, assert_unauthorized
-from py_tests.factories import RegistrationFactory
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.http_types import HttpClient, HttpResponse
-from py_tests.tokens import MISSING, bearer, claims_of, refresh, without_missing
+from py_tests.support.assertions import assert_problem, assert_unauthorized
+from py_tests.support.factories import RegistrationFactory
+from py_tests.support.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
 pytestmark = pytest.mark.auth
 

@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from py_tests.assertions import assert_unauthorized
 from py_tests.fixtures.clients import ApiClient, Member, Tenant, register_tenant
-from py_tests.tokens import MISSING, bearer, claims_of, refresh, without_missing
+from py_tests.support.assertions import assert_unauthorized
+from py_tests.support.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
 

@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.login_guard import DEVICE_COOKIE
 from app.runtime import Runtime
-from py_tests.assertions import assert_problem, assert_unauthorized
-from py_tests.factories import RegistrationFactory
 from py_tests.fixtures.app import MakeAsyncClient, runtime_of
 from py_tests.fixtures.clients import Tenant
 from py_tests.http_types import HttpResponse
-from py_tests.spellings import fullwidth
-from py_tests.tokens import bearer, claims_of
+from py_tests.support.assertions import assert_problem, assert_unauthorized
+from py_tests.support.factories import RegistrationFactory
+from py_tests.support.spellings import fullwidth
+from py_tests.support.tokens import bearer, claims_of
 
 pytestmark = [
     pytest.mark.auth,

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db.models import AuthSession, User
 from app.services.tokens import purge_expired_sessions
-from py_tests.assertions import assert_unauthorized, wait_for
 from py_tests.fixtures.app import restarted, run_in_app, session_count
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import Member, Tenant
 from py_tests.fixtures.operators import RunCli
 from py_tests.http_types import HttpClient
-from py_tests.tokens import bearer, claims_of, refresh
+from py_tests.support.assertions import assert_unauthorized, wait_for
+from py_tests.support.tokens import bearer, claims_of, refresh
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
 USERS = "/api/v1/users"

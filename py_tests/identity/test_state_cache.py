@@ -10,7 +10,7 @@ import pytest
 
 from app.db.sqlite import DataVersion
 from app.db.state_cache import StateCache
-from py_tests.assertions import wait_for
+from py_tests.support.assertions import wait_for
 
 pytestmark = [pytest.mark.auth, pytest.mark.inprocess]
 

@@ -9,8 +9,8 @@ import pytest
 
 from app.config import Settings
 from app.schemas import Health
-from py_tests.assertions import assert_problem
 from py_tests.http_types import HttpClient, HttpResponse
+from py_tests.support.assertions import assert_problem
 
 pytestmark = pytest.mark.smoke
 

@@ -16,7 +16,6 @@ from sqlalchemy import update
 from app.config import Settings
 from app.db.models import AuthSession
 from app.db.session import Database
-from py_tests.assertions import wait_for
 from py_tests.fixtures.app import (
     plant_orphan,
     restarted,
@@ -26,6 +25,7 @@ from py_tests.fixtures.app import (
     stored_keys,
 )
 from py_tests.fixtures.clients import Tenant
+from py_tests.support.assertions import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 OPEN_DELAY_S = 0.2

@@ -18,10 +18,10 @@ from sqlalchemy.engine import make_url
 from app.config import Settings
 from app.db.listing_cache import MAX_BYTES, MAX_ENTRIES, ListingCache
 from app.db.sqlite import DataVersion
-from py_tests.assertions import assert_problem, assert_unauthorized, wait_for
 from py_tests.fixtures.app import runtime_of
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.http_types import HttpResponse
+from py_tests.support.assertions import assert_problem, assert_unauthorized, wait_for
 
 # Session states kept for a minute: a test never depends on one still being kept, and
 # each guard of the lane is then the only thing between a caller and a kept page.

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.migrate import alembic_config, upgrade
 from app.db.models import Base
-from py_tests.spellings import fullwidth, nfc, nfd
+from py_tests.support.spellings import fullwidth, nfc, nfd
 
 pytestmark = pytest.mark.integration
 

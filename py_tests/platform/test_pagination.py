@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from py_tests.factories import user_payloads
 from py_tests.fixtures.clients import ApiClient
+from py_tests.support.factories import user_payloads
 
 pytestmark = pytest.mark.pagination
 

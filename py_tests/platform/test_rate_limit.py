@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import time_machine
 
-from py_tests.assertions import assert_problem
-from py_tests.factories import RegistrationFactory, UserPayloadFactory, user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant, register_tenant
 from py_tests.http_types import HttpClient, HttpResponse
-from py_tests.routes import LIMITED_PREFIXES, routes
-from py_tests.samples import text
+from py_tests.support.assertions import assert_problem
+from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, user_payloads
+from py_tests.support.routes import LIMITED_PREFIXES, routes
+from py_tests.support.samples import text
 
 pytestmark = pytest.mark.rate_limit
 LIMIT = 10

@@ -15,7 +15,7 @@ import pytest
 from harness.accounts import new_tenant_admin, new_tenant_credentials
 from harness.live_server import LiveServer
 from harness.redis_server import RedisServer
-from py_tests.assertions import wait_for
+from py_tests.support.assertions import wait_for
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.integration, pytest.mark.slow]
 LIMIT = 10

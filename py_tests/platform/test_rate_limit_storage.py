@@ -22,8 +22,8 @@ from app.ratelimit import (
     StorageDown,
 )
 from harness.live_server import free_port
-from py_tests.assertions import assert_problem
 from py_tests.fixtures.app import restarted
+from py_tests.support.assertions import assert_problem
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.security, pytest.mark.inprocess]
 LIMIT = 3

@@ -9,9 +9,9 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.db import sqlite
-from py_tests.assertions import assert_problem
-from py_tests.factories import UserPayloadFactory
 from py_tests.fixtures.clients import ApiClient
+from py_tests.support.assertions import assert_problem
+from py_tests.support.factories import UserPayloadFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import pytest
 
 from app.body_limit import MAX_JSON_BODY_BYTES
-from py_tests.assertions import assert_problem
 from py_tests.fixtures.clients import ApiClient
+from py_tests.support.assertions import assert_problem
 
 pytestmark = pytest.mark.security
 

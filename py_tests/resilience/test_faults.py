@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer, free_port
 from harness.postgres_server import PostgresServer
-from py_tests.assertions import PROBLEM_JSON, wait_for
+from py_tests.support.assertions import PROBLEM_JSON, wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

@@ -19,9 +19,9 @@ from fastapi import FastAPI
 
 from app.db.session import Database
 from app.runtime import Runtime
-from py_tests.factories import RegistrationFactory, UserPayloadFactory, strong_password
 from py_tests.fixtures.async_clients import AsyncTenant
-from py_tests.samples import text
+from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, strong_password
+from py_tests.support.samples import text
 
 pytestmark = [
     pytest.mark.asyncio,

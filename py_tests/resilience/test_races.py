@@ -6,9 +6,9 @@ import asyncio
 import httpx
 import pytest
 
-from py_tests.factories import UserPayloadFactory, strong_password
 from py_tests.fixtures.app import MakeAsyncClient
 from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.support.factories import UserPayloadFactory, strong_password
 
 pytestmark = [
     pytest.mark.asyncio,

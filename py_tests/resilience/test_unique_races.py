@@ -10,15 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from py_tests.assertions import assert_problem
-from py_tests.factories import (
+from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.support.assertions import assert_problem
+from py_tests.support.factories import (
     RegistrationFactory,
     UserPayloadFactory,
     unique_suffix,
     unique_username,
 )
-from py_tests.fixtures.async_clients import AsyncTenant
-from py_tests.spellings import EMAILS, TENANT_NAMES, Spellings
+from py_tests.support.spellings import EMAILS, TENANT_NAMES, Spellings
 
 pytestmark = [
     pytest.mark.asyncio,

@@ -13,11 +13,11 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from app.db.migrate import alembic_config
-from py_tests.factories import strong_password, unique_username
 from py_tests.fixtures.clients import MakeTenant
 from py_tests.fixtures.operators import RunCli, create_operator
 from py_tests.http_types import HttpClient, HttpResponse
-from py_tests.spellings import fullwidth
+from py_tests.support.factories import strong_password, unique_username
+from py_tests.support.spellings import fullwidth
 
 pytestmark = pytest.mark.integration
 

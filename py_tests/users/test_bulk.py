@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
-from py_tests.assertions import assert_problem
-from py_tests.factories import UserPayloadFactory, strong_password, user_payloads
 from py_tests.fixtures.app import MakeAsyncClient
 from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.support.assertions import assert_problem
+from py_tests.support.factories import UserPayloadFactory, strong_password, user_payloads
 
 pytestmark = [pytest.mark.users, pytest.mark.asyncio]
 

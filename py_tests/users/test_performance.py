@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from py_tests.factories import user_payloads
 from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.support.factories import user_payloads
 
 pytestmark = [
     pytest.mark.performance,

@@ -14,11 +14,11 @@ from pydantic_core import SchemaValidator, ValidationError, core_schema
 
 from app.schemas import DISPLAY_TEXT
 from app.text import ASSIGNED_PLANES, FORMAT_CHARACTERS
-from py_tests.assertions import assert_invalid, assert_problem
-from py_tests.factories import RegistrationFactory, UserPayloadFactory, unique_suffix
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.http_types import HttpClient
-from py_tests.spellings import EMAILS, TENANT_NAMES, Spellings, fullwidth
+from py_tests.support.assertions import assert_invalid, assert_problem
+from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, unique_suffix
+from py_tests.support.spellings import EMAILS, TENANT_NAMES, Spellings, fullwidth
 
 pytestmark = pytest.mark.security
 

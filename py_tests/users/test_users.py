@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from py_tests.assertions import assert_invalid, assert_problem
-from py_tests.factories import UserPayloadFactory, strong_password, unique_username
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Member, Tenant
 from py_tests.http_types import HttpClient, HttpResponse
+from py_tests.support.assertions import assert_invalid, assert_problem
+from py_tests.support.factories import UserPayloadFactory, strong_password, unique_username
 
 pytestmark = pytest.mark.users
 

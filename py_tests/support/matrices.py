@@ -4,7 +4,7 @@ reads too, so the two suites cannot drift apart."""
 import json
 from pathlib import Path
 
-FACTS = json.loads((Path(__file__).resolve().parent.parent / "contract" / "facts.json").read_text())
+FACTS = json.loads((Path(__file__).resolve().parents[2] / "contract" / "facts.json").read_text())
 
 # Expected status for (anonymous, user, admin, other tenant's admin, platform operator).
 # The target user and file are tenant A's and someone else's than the member's (a

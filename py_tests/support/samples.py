@@ -6,7 +6,7 @@ import random
 
 from PIL import Image
 
-from py_tests.factories import fake
+from py_tests.support.factories import fake
 
 
 def _image(fmt: str, size: tuple[int, int] = (24, 16), seed: int | None = None) -> bytes:
