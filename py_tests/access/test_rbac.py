@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -16,7 +17,6 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from app.permissions import Action, allowed, declared_action
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
-from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.support.factories import UserPayloadFactory, user_payloads
 from py_tests.support.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
 from py_tests.support.routes import routes
@@ -56,7 +56,7 @@ REQUESTS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("POST", f"{FILES}/upload"): lambda: {"files": {"file": ("a.txt", FILE_BYTES, "text/plain")}},
 }
 # What a successful answer must show; `own` is the caller's tenant id (None: operator).
-SUCCEEDS: dict[tuple[str, str], Callable[[HttpResponse, Target, str | None], bool]] = {
+SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], bool]] = {
     ("GET", USERS): lambda r, t, own: {u["tenant_id"] for u in r.json()["data"]} == {own},
     ("POST", USERS): lambda r, t, own: r.json()["tenant_id"] == own,
     ("POST", f"{USERS}/bulk"): lambda r, t, own: [u["tenant_id"] for u in r.json()] == [own] * 2,
@@ -78,7 +78,7 @@ SUCCEEDS: dict[tuple[str, str], Callable[[HttpResponse, Target, str | None], boo
 }
 
 
-def api_routes(client: HttpClient) -> set[tuple[str, str]]:
+def api_routes(client: httpx.Client) -> set[tuple[str, str]]:
     return routes(client, "/api/v1/")
 
 
@@ -102,7 +102,7 @@ def target(tenant_a: Tenant) -> Target:
     return Target(tenant_id=tenant_a.id, user_id=user.json()["id"], file_id=upload.json()["id"])
 
 
-def test_every_api_route_has_a_row_per_role(client: HttpClient) -> None:
+def test_every_api_route_has_a_row_per_role(client: httpx.Client) -> None:
     routes = api_routes(client)
     assert ("GET", USERS) in routes
     assert routes == set(MATRIX), "the auth matrix and the app's /api/v1 routes differ"

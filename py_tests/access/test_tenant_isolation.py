@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Executable
 from sqlalchemy.exc import StatementError
@@ -22,7 +23,6 @@ from app.db.session import Database
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
-from py_tests.http_types import HttpClient
 from py_tests.support.factories import UserPayloadFactory, user_payloads
 from py_tests.support.routes import routes
 
@@ -35,7 +35,7 @@ HOSTILE_BODY = {"full_name": "Changed by tenant A", "is_active": False}
 B_FILE = b"tenant B's private notes\n"
 
 
-def id_routes(client: HttpClient) -> list[tuple[str, str]]:
+def id_routes(client: httpx.Client) -> list[tuple[str, str]]:
     """(method, path template) of every API route with a path parameter."""
     return sorted(route for route in routes(client, "/") if PATH_PARAM.search(route[1]))
 
@@ -67,7 +67,7 @@ def call(api: ApiClient, method: str, path: str, ids: dict[str, str]) -> tuple[i
 
 @pytest.mark.parametrize("role", ["admin", "user"])
 def test_every_id_route_hides_other_tenants_resources(
-    request: pytest.FixtureRequest, client: HttpClient, tenant_b: Tenant, role: str
+    request: pytest.FixtureRequest, client: httpx.Client, tenant_b: Tenant, role: str
 ) -> None:
     """Tenant A's admin and member try tenant B's ids on every route and method: each
     answer is exactly the answer to an unknown id (404 for the admin; for the member,

@@ -12,15 +12,14 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.files import sweep_orphans
-from py_tests.fixtures.app import plant_orphan, run_in_app, runtime_of, stored_keys
+from py_tests.fixtures.app import plant_orphan, runtime_of, stored_keys
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
-from py_tests.http_types import HttpResponse
+from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support import samples
 from py_tests.support.assertions import assert_problem
 
@@ -35,11 +34,11 @@ def storage_overrides(any_storage: dict[str, Any]) -> dict[str, Any]:
     return any_storage
 
 
-def upload(api: ApiClient, data: bytes, content_type: str, name: str = "f") -> HttpResponse:
+def upload(api: ApiClient, data: bytes, content_type: str, name: str = "f") -> httpx.Response:
     return api.post(UPLOAD, files={"file": (name, data, content_type)})
 
 
-def raw_upload(api: ApiClient, filename: bytes, content_type: bytes, data: bytes) -> HttpResponse:
+def raw_upload(api: ApiClient, filename: bytes, content_type: bytes, data: bytes) -> httpx.Response:
     """A multipart body written by hand, so the filename reaches the server unescaped."""
     boundary = uuid.uuid4().hex
     body = (
@@ -78,7 +77,7 @@ def test_files_require_a_token(anonymous: ApiClient, method: str, path: str) -> 
 @pytest.mark.inprocess
 @pytest.mark.tenant_isolation
 def test_other_tenant_cannot_download_delete_or_list_a_file(
-    client: TestClient, tenant_a_admin: ApiClient, tenant_b_admin: ApiClient
+    client: InProcessClient, tenant_a_admin: ApiClient, tenant_b_admin: ApiClient
 ) -> None:
     data = samples.png()
     file_id = upload(tenant_a_admin, data, "image/png", "secret.png").json()["id"]
@@ -108,7 +107,7 @@ def test_member_cannot_delete_another_members_file(tenant_a: Tenant) -> None:
 @pytest.mark.rbac
 @pytest.mark.parametrize("deleter", ["uploader", "tenant_admin"])
 def test_uploader_or_tenant_admin_deletes_file_and_its_blob(
-    client: TestClient, tenant_a: Tenant, tenant_a_member: Member, deleter: str
+    client: InProcessClient, tenant_a: Tenant, tenant_a_member: Member, deleter: str
 ) -> None:
     file_id = upload(tenant_a_member.api, samples.gif(), "image/gif").json()["id"]
     assert len(stored_keys(client)) == 1
@@ -142,7 +141,7 @@ def test_uploader_or_tenant_admin_deletes_file_and_its_blob(
     ],
 )
 def test_upload_refuses_disallowed_or_mismatched_types(
-    client: TestClient, tenant_a_admin: ApiClient, declared: str, data: bytes
+    client: InProcessClient, tenant_a_admin: ApiClient, declared: str, data: bytes
 ) -> None:
     assert_problem(upload(tenant_a_admin, data, declared), 415)
     assert tenant_a_admin.get("/api/v1/files").json()["total_count"] == 0
@@ -152,7 +151,7 @@ def test_upload_refuses_disallowed_or_mismatched_types(
 @pytest.mark.inprocess
 @pytest.mark.settings(max_file_size_mb=1)
 def test_upload_over_the_limit_is_refused_and_leaves_nothing(
-    client: TestClient, tenant_a_admin: ApiClient, settings: Any
+    client: InProcessClient, tenant_a_admin: ApiClient, settings: Any
 ) -> None:
     response = upload(tenant_a_admin, b"a" * (MiB + 1), "text/plain")
 
@@ -249,7 +248,7 @@ def test_if_none_match_with_the_etag_answers_304(tenant_a_admin: ApiClient) -> N
     ],
 )
 def test_filenames_are_display_data_and_cannot_inject_headers(
-    client: TestClient, tenant_a_admin: ApiClient, raw_name: bytes, expected: str
+    client: InProcessClient, tenant_a_admin: ApiClient, raw_name: bytes, expected: str
 ) -> None:
     data = samples.text()
     created = raw_upload(tenant_a_admin, raw_name, b"text/plain", data)
@@ -301,7 +300,7 @@ def test_admin_stats_count_files_and_bytes_of_the_tenant_only(
 
 @pytest.mark.inprocess
 def test_database_failure_after_storing_the_blob_leaves_no_file(
-    client: TestClient, tenant_a_admin: ApiClient, monkeypatch: pytest.MonkeyPatch
+    client: InProcessClient, tenant_a_admin: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def failing_commit(self: AsyncSession) -> None:
         raise OperationalError("COMMIT", {}, ConnectionError("database went away"))
@@ -317,14 +316,14 @@ def test_database_failure_after_storing_the_blob_leaves_no_file(
 
 @pytest.mark.inprocess
 def test_orphan_sweep_removes_blobs_without_rows_and_keeps_the_rest(
-    client: TestClient, tenant_a_admin: ApiClient, tmp_path: Any
+    client: InProcessClient, tenant_a_admin: ApiClient, tmp_path: Any
 ) -> None:
     kept = upload(tenant_a_admin, samples.png(), "image/png").json()
     runtime = runtime_of(client)
     plant_orphan(client, tmp_path)
     assert len(stored_keys(client)) == 2
 
-    removed = run_in_app(client, sweep_orphans, runtime.db, runtime.storage, 0)
+    removed = client.call(sweep_orphans, runtime.db, runtime.storage, 0)
 
     assert removed == 1
     assert stored_keys(client) == [f"{kept['tenant_id']}/{kept['id']}"]

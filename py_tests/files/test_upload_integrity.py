@@ -20,13 +20,13 @@ from typing import Any
 import httpx
 import hypothesis
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given
 from hypothesis import strategies as st
 
 from app.config import Settings
-from py_tests.fixtures.app import BASE_URL, PEER, run_in_app, runtime_of, stored_keys
+from py_tests.fixtures.app import runtime_of, stored_keys
 from py_tests.fixtures.clients import ApiClient
+from py_tests.fixtures.inprocess import PEER, InProcessClient, asgi_client
 from py_tests.support import samples
 from py_tests.support.assertions import assert_problem
 
@@ -92,20 +92,19 @@ class Streamed:
 
 
 def post_streamed(
-    client: TestClient, api: ApiClient, chunks: AsyncIterator[bytes], boundary: bytes = b"xx"
+    client: InProcessClient, api: ApiClient, chunks: AsyncIterator[bytes], boundary: bytes = b"xx"
 ) -> httpx.Response:
     """Sends the chunks one ASGI message each, as a server hands them on, to the app
-    that `client` started (its TestClient would read a streamed body whole first)."""
+    that `client` started: from an async iterator, which only an async client sends."""
 
     async def exchange() -> httpx.Response:
-        transport = httpx.ASGITransport(app=client.app, client=PEER)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        async with asgi_client(client.asgi) as http:
             headers = {**api.headers, **multipart_type(boundary)}
             response = await http.post(UPLOAD, content=chunks, headers=headers)
             await response.aread()
             return response
 
-    response: httpx.Response = run_in_app(client, exchange)
+    response: httpx.Response = client.call(exchange)
     return response
 
 
@@ -124,7 +123,7 @@ def spooled(settings: Settings) -> tuple[str, ...]:
     return tuple(sorted(p.name for p in folder.iterdir())) if folder.exists() else ()
 
 
-def kept(client: TestClient, api: ApiClient, settings: Settings) -> Kept:
+def kept(client: InProcessClient, api: ApiClient, settings: Settings) -> Kept:
     """What the service holds: file rows of the tenant, blobs, spool files."""
     files = api.get("/api/v1/files").json()["total_count"]
     return Kept(files, tuple(sorted(stored_keys(client))), spooled(settings))
@@ -152,7 +151,7 @@ def _png_part() -> bytes:
     ],
 )
 def test_a_body_without_its_closing_boundary_is_refused_and_keeps_nothing(
-    client: TestClient,
+    client: InProcessClient,
     tenant_a_admin: ApiClient,
     settings: Settings,
     make_body: Callable[[], bytes],
@@ -221,7 +220,7 @@ def cases(draw: st.DrawFn) -> Case:
 
 
 def _cut_and_whole_bodies(
-    client: TestClient, api: ApiClient, settings: Settings, case: Case
+    client: InProcessClient, api: ApiClient, settings: Settings, case: Case
 ) -> None:
     before = kept(client, api, settings)
     for where, at in case.cuts.items():
@@ -251,7 +250,7 @@ PROPERTY = hypothesis.settings(
 @hypothesis.settings(PROPERTY, max_examples=8)
 @given(case=cases())
 def test_a_body_cut_anywhere_keeps_nothing_and_a_whole_one_round_trips(
-    client: TestClient, tenant_a_admin: ApiClient, settings: Settings, case: Case
+    client: InProcessClient, tenant_a_admin: ApiClient, settings: Settings, case: Case
 ) -> None:
     _cut_and_whole_bodies(client, tenant_a_admin, settings, case)
 
@@ -261,7 +260,7 @@ def test_a_body_cut_anywhere_keeps_nothing_and_a_whole_one_round_trips(
 @hypothesis.settings(PROPERTY, max_examples=80)
 @given(case=cases())
 def test_many_bodies_cut_anywhere_keep_nothing_and_whole_ones_round_trip(
-    client: TestClient, tenant_a_admin: ApiClient, settings: Settings, case: Case
+    client: InProcessClient, tenant_a_admin: ApiClient, settings: Settings, case: Case
 ) -> None:
     _cut_and_whole_bodies(client, tenant_a_admin, settings, case)
 
@@ -272,7 +271,7 @@ def test_many_bodies_cut_anywhere_keep_nothing_and_whole_ones_round_trip(
 @pytest.mark.settings(max_file_size_mb=1)
 @pytest.mark.parametrize("where", ["preamble", "epilogue"])
 def test_bytes_outside_the_file_part_count_against_the_body_limit(
-    client: TestClient, tenant_a_admin: ApiClient, settings: Settings, where: str
+    client: InProcessClient, tenant_a_admin: ApiClient, settings: Settings, where: str
 ) -> None:
     """Blank lines before the first boundary and an epilogue after the last belong to
     no part; they are read all the same, so they count."""
@@ -311,7 +310,7 @@ def _file_then_unknown_field() -> list[bytes]:
     ],
 )
 def test_a_part_other_than_the_one_file_is_refused_when_its_headers_arrive(
-    client: TestClient,
+    client: InProcessClient,
     tenant_a_admin: ApiClient,
     settings: Settings,
     make_parts: Callable[[], list[bytes]],
@@ -336,7 +335,7 @@ def test_a_part_other_than_the_one_file_is_refused_when_its_headers_arrive(
 
 @pytest.mark.settings(upload_timeout_seconds=0.5)
 def test_an_upload_trickling_past_its_deadline_is_408_and_keeps_nothing(
-    client: TestClient, tenant_a_admin: ApiClient, settings: Settings
+    client: InProcessClient, tenant_a_admin: ApiClient, settings: Settings
 ) -> None:
     """One byte every 50 ms never trips the idle timeout (30 s); the total deadline of
     0.5 s ends the upload."""
@@ -363,7 +362,7 @@ def test_an_upload_trickling_past_its_deadline_is_408_and_keeps_nothing(
 
 
 def test_a_client_that_disconnects_mid_upload_is_logged_in_one_line_and_keeps_nothing(
-    client: TestClient, tenant_a_admin: ApiClient, settings: Settings
+    client: InProcessClient, tenant_a_admin: ApiClient, settings: Settings
 ) -> None:
     """What a server hands the app when the client's connection drops mid-body: some of
     the body, then `http.disconnect` (on which Starlette raises ClientDisconnect)."""
@@ -402,7 +401,7 @@ def test_a_client_that_disconnects_mid_upload_is_logged_in_one_line_and_keeps_no
     app_log = logging.getLogger("app")
     app_log.addHandler(handler)
     try:
-        run_in_app(client, client.app, scope, receive, send)
+        client.call(client.app, scope, receive, send)
     finally:
         app_log.removeHandler(handler)
 
@@ -419,7 +418,7 @@ def test_a_client_that_disconnects_mid_upload_is_logged_in_one_line_and_keeps_no
 
 @pytest.mark.parametrize("content_type", ["text/plain", "text/csv"])
 def test_text_whose_characters_straddle_chunk_boundaries_is_accepted(
-    client: TestClient, tenant_a_admin: ApiClient, content_type: str
+    client: InProcessClient, tenant_a_admin: ApiClient, content_type: str
 ) -> None:
     text = "ä€😀,\n" * 1500  # characters of 2, 3 and 4 bytes
     data = text.encode()
@@ -471,7 +470,7 @@ def _altered(data: bytes) -> bytes:
     indirect=["any_storage"],
 )
 def test_a_blob_stored_with_other_bytes_than_received_is_503_and_keeps_nothing(
-    client: TestClient,
+    client: InProcessClient,
     tenant_a_admin: ApiClient,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,

@@ -5,12 +5,12 @@ any string in a username, email, filename or token is answered 2xx or a 4xx prob
 import math
 import uuid
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Tenant
-from py_tests.http_types import HttpResponse
 from py_tests.support.factories import user_payloads
 
 pytestmark = [pytest.mark.security, pytest.mark.settings(rate_limit_per_minute=1_000_000)]
@@ -22,7 +22,7 @@ FUZZ = settings(
 PROBLEM = "application/problem+json"
 
 
-def assert_handled(response: HttpResponse) -> None:
+def assert_handled(response: httpx.Response) -> None:
     """2xx, or a 4xx problem document: never a server error."""
     assert response.status_code < 500, response.text
     if response.status_code >= 400:

@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -19,7 +20,6 @@ from app.main import create_app
 from app.text import unique_key
 from py_tests.fixtures.clients import MakeTenant, Tenant
 from py_tests.fixtures.live import client_address
-from py_tests.http_types import HttpClient
 from py_tests.plugin import Target
 
 pytestmark = [pytest.mark.security, pytest.mark.slow]
@@ -164,7 +164,7 @@ class ScenarioNames:
 
 
 def test_linked_operations_conform_statefully(
-    api_schema: Any, client: HttpClient, make_tenant: MakeTenant
+    api_schema: Any, client: httpx.Client, make_tenant: MakeTenant
 ) -> None:
     """Each scenario runs as the admin of a tenant of its own, from a client address of
     its own (a live target limits registrations per address); every answer passes all

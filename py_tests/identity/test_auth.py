@@ -7,12 +7,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 
 from app.config import Settings
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
-from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.support.assertions import assert_problem, assert_unauthorized
 from py_tests.support.factories import RegistrationFactory
 from py_tests.support.tokens import MISSING, bearer, claims_of, refresh, without_missing
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.auth
 USERS = "/api/v1/users"
 
 
-def login(client: HttpClient, member: Member) -> HttpResponse:
+def login(client: httpx.Client, member: Member) -> httpx.Response:
     credentials = {"username": member.username, "password": member.password}
     return client.post("/auth/login", json=credentials)
 
@@ -101,7 +101,7 @@ def test_register_conflicts_with_taken_identity(
     assert field in body["detail"]
 
 
-def test_register_creates_tenant_and_its_admin(client: HttpClient, anonymous: ApiClient) -> None:
+def test_register_creates_tenant_and_its_admin(client: httpx.Client, anonymous: ApiClient) -> None:
     payload = RegistrationFactory.build()
     response = anonymous.post("/auth/register", json=payload)
     assert response.status_code == 201, response.text
@@ -160,7 +160,7 @@ def test_login_unknown_user_and_wrong_password_answer_identically(
 
 
 def test_login_of_deactivated_user_is_forbidden(
-    client: HttpClient, tenant_a: Tenant, tenant_a_member: Member
+    client: httpx.Client, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     deleted = tenant_a.admin.api.delete(f"{USERS}/{tenant_a_member.id}")
     assert deleted.status_code == 204, deleted.text
@@ -242,7 +242,7 @@ def test_refresh_rotates_the_token_pair(anonymous: ApiClient, tenant_a: Tenant) 
 
 @pytest.mark.security
 def test_refresh_token_reuse_revokes_session(
-    client: HttpClient, anonymous: ApiClient, tenant_a: Tenant
+    client: httpx.Client, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
     other_session = login(client, tenant_a.admin).json()
     old = tenant_a.admin.tokens
@@ -266,7 +266,7 @@ def test_logout_requires_a_bearer_token(anonymous: ApiClient) -> None:
 
 
 def test_logout_ends_only_that_session(
-    client: HttpClient, anonymous: ApiClient, tenant_a: Tenant
+    client: httpx.Client, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
     other_session = login(client, tenant_a.admin).json()
     response = tenant_a.admin.api.post("/auth/logout")
@@ -280,7 +280,7 @@ def test_logout_ends_only_that_session(
 
 
 def test_logout_with_another_session_refresh_token_ends_both(
-    client: HttpClient, anonymous: ApiClient, tenant_a: Tenant
+    client: httpx.Client, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
     other = login(client, tenant_a.admin).json()
     body = {"refresh_token": other["refresh_token"]}
@@ -333,7 +333,7 @@ def test_logout_with_another_users_refresh_token_ends_only_the_callers(
     rate_limit_per_minute=1000, password_hash_time_cost=2, password_hash_memory_kib=19_456
 )
 def test_unknown_user_and_wrong_password_take_the_same_time(
-    client: HttpClient, tenant_a: Tenant
+    client: httpx.Client, tenant_a: Tenant
 ) -> None:
     """With the production hash parameters, the two failures differ by less than the
     noise: an unknown user is verified against a dummy hash, not answered early."""

@@ -20,11 +20,11 @@ import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
 from py_tests.fixtures.clients import ApiClient, Member, Tenant, register_tenant
+from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_unauthorized
 from py_tests.support.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
@@ -215,7 +215,7 @@ def test_tokens_are_accepted_only_in_the_authorization_header(
 
 
 @pytest.fixture
-def rs256_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+def rs256_client(settings: Settings, tmp_path: Path) -> Iterator[InProcessClient]:
     """The same service configured for RS256 with a key file (the attacker's RSA_KEY
     above is a different key)."""
     key_file = tmp_path / "jwt-private.pem"
@@ -229,7 +229,7 @@ def rs256_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
     rs_settings = settings.model_copy(
         update={"jwt_algorithm": "RS256", "jwt_private_key_file": key_file}
     )
-    with TestClient(create_app(rs_settings), base_url="http://testserver") as client:
+    with InProcessClient(create_app(rs_settings)) as client:
         yield client
 
 
@@ -247,7 +247,7 @@ def hs256_with_key(claims: dict[str, Any], key: bytes) -> str:
 
 
 def test_rs256_with_a_key_file_signs_and_refuses_key_confusion(
-    rs256_client: TestClient, settings: Settings, tmp_path: Path
+    rs256_client: InProcessClient, settings: Settings, tmp_path: Path
 ) -> None:
     tenant = register_tenant(rs256_client)
     token = tenant.admin.tokens["access_token"]

@@ -9,18 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import pytest
 import time_machine
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.login_guard import DEVICE_COOKIE
 from app.runtime import Runtime
 from py_tests.fixtures.app import MakeAsyncClient, runtime_of
 from py_tests.fixtures.clients import Tenant
-from py_tests.http_types import HttpResponse
+from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_problem, assert_unauthorized
 from py_tests.support.factories import RegistrationFactory
 from py_tests.support.spellings import fullwidth
@@ -44,7 +44,7 @@ class Account:
     password: str
 
 
-def new_account(client: TestClient) -> Account:
+def new_account(client: InProcessClient) -> Account:
     """A tenant admin that has never logged in: no device and no address known yet."""
     payload = RegistrationFactory.build()
     assert client.post("/auth/register", json=payload).status_code == 201
@@ -52,8 +52,8 @@ def new_account(client: TestClient) -> Account:
 
 
 def attempt(
-    client: TestClient, username: str, password: str, address: str, device: str | None = None
-) -> HttpResponse:
+    client: InProcessClient, username: str, password: str, address: str, device: str | None = None
+) -> httpx.Response:
     client.cookies.clear()  # only the cookie given here is sent
     headers = {"X-Forwarded-For": address}
     if device is not None:
@@ -63,13 +63,13 @@ def attempt(
     )
 
 
-def first_login(client: TestClient, account: Account, address: str = HOME) -> HttpResponse:
+def first_login(client: InProcessClient, account: Account, address: str = HOME) -> httpx.Response:
     response = attempt(client, account.username, account.password, address)
     assert response.status_code == 200, response.text
     return response
 
 
-def attack(client: TestClient, username: str, count: int, first: int = 0) -> list[int]:
+def attack(client: InProcessClient, username: str, count: int, first: int = 0) -> list[int]:
     """Wrong passwords, each from an address of its own, without a cookie."""
     return [
         attempt(client, username, WRONG, f"203.0.113.{n}").status_code
@@ -77,7 +77,7 @@ def attack(client: TestClient, username: str, count: int, first: int = 0) -> lis
     ]
 
 
-def assert_locked(response: HttpResponse) -> int:
+def assert_locked(response: httpx.Response) -> int:
     """A 429 problem with Retry-After; returns the seconds it says."""
     assert_problem(response, 429)
     retry_after = int(response.headers["Retry-After"])
@@ -100,14 +100,14 @@ def count_verifications(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> li
 
 
 @pytest.fixture
-def verifications(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def verifications(client: InProcessClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return count_verifications(runtime_of(client), monkeypatch)
 
 
 # --- the owner keeps access ---------------------------------------------------------
 
 
-def test_owner_logs_in_with_its_device_cookie_during_an_attack(client: TestClient) -> None:
+def test_owner_logs_in_with_its_device_cookie_during_an_attack(client: InProcessClient) -> None:
     owner = new_account(client)
     device = first_login(client, owner).cookies[DEVICE_COOKIE]
     assert attack(client, owner.username, LIMIT + 5) == [401] * LIMIT + [429] * 5
@@ -118,7 +118,7 @@ def test_owner_logs_in_with_its_device_cookie_during_an_attack(client: TestClien
     assert logged_in.status_code == 200, logged_in.text
 
 
-def test_owner_logs_in_from_its_known_address_without_a_cookie(client: TestClient) -> None:
+def test_owner_logs_in_from_its_known_address_without_a_cookie(client: InProcessClient) -> None:
     """A script without a cookie jar: the address its login succeeded from is known."""
     owner = new_account(client)
     first_login(client, owner)
@@ -129,7 +129,7 @@ def test_owner_logs_in_from_its_known_address_without_a_cookie(client: TestClien
 
 
 def test_a_neighbour_on_the_owners_address_cannot_spend_its_login_or_refresh(
-    client: TestClient,
+    client: InProcessClient,
 ) -> None:
     """Behind one NAT or proxy address, a neighbour spends that address's per-minute
     calls on junk logins and refreshes; the owner's device and session have buckets of
@@ -161,7 +161,7 @@ def test_a_neighbour_on_the_owners_address_cannot_spend_its_login_or_refresh(
 
 
 def test_guessing_is_bounded_across_addresses_and_the_refused_are_not_verified(
-    client: TestClient, verifications: list[str]
+    client: InProcessClient, verifications: list[str]
 ) -> None:
     owner = new_account(client)
     assert attack(client, owner.username, LIMIT) == [401] * LIMIT
@@ -172,7 +172,7 @@ def test_guessing_is_bounded_across_addresses_and_the_refused_are_not_verified(
     assert len(verifications) == LIMIT  # no hash cost, and no answer that tells a right guess
 
 
-def test_other_spellings_of_a_login_name_share_its_count(client: TestClient) -> None:
+def test_other_spellings_of_a_login_name_share_its_count(client: InProcessClient) -> None:
     """Login finds a name by its fullwidth or upper-case spelling too; guesses under
     such spellings count against the one account and open no counts of their own."""
     owner = new_account(client)
@@ -184,12 +184,12 @@ def test_other_spellings_of_a_login_name_share_its_count(client: TestClient) -> 
     assert_locked(attempt(client, owner.username, owner.password, "203.0.113.201"))
 
 
-def test_unknown_login_names_are_counted_alike(client: TestClient) -> None:
+def test_unknown_login_names_are_counted_alike(client: InProcessClient) -> None:
     ghost = f"nobody_{RegistrationFactory.build()['admin_username']}"
     assert attack(client, ghost, LIMIT + 1) == [401] * LIMIT + [429]
 
 
-def test_logins_are_limited_per_address_and_failures_per_account(client: TestClient) -> None:
+def test_logins_are_limited_per_address_and_failures_per_account(client: InProcessClient) -> None:
     """Right passwords from untrusted addresses are not failures: they never lock the
     account, even past the limit; a bystander is untouched by another's lockout."""
     owner, bystander = new_account(client), new_account(client)
@@ -199,7 +199,7 @@ def test_logins_are_limited_per_address_and_failures_per_account(client: TestCli
     first_login(client, bystander, "203.0.113.250")
 
 
-def test_only_wrong_passwords_count(client: TestClient, tenant_a: Tenant) -> None:
+def test_only_wrong_passwords_count(client: InProcessClient, tenant_a: Tenant) -> None:
     """A deactivated member's right password (403) is no failed guess: however often it
     is sent, the wrong passwords still find the whole count free."""
     member = tenant_a.make_user()
@@ -234,7 +234,7 @@ async def test_concurrent_guesses_cannot_pass_the_limit_together(
 
 
 def test_refused_attempts_do_not_extend_the_lockout(
-    client: TestClient, controlled_clock: time_machine.Traveller
+    client: InProcessClient, controlled_clock: time_machine.Traveller
 ) -> None:
     owner = new_account(client)
     assert attack(client, owner.username, LIMIT) == [401] * LIMIT
@@ -247,7 +247,7 @@ def test_refused_attempts_do_not_extend_the_lockout(
 
 
 def test_a_lockout_ends_with_the_window_its_first_failure_began(
-    client: TestClient, controlled_clock: time_machine.Traveller
+    client: InProcessClient, controlled_clock: time_machine.Traveller
 ) -> None:
     owner = new_account(client)
     assert attack(client, owner.username, 1) == [401]
@@ -264,7 +264,7 @@ def test_a_lockout_ends_with_the_window_its_first_failure_began(
 # --- devices ------------------------------------------------------------------------
 
 
-def test_a_device_is_locked_by_its_own_failures_only(client: TestClient) -> None:
+def test_a_device_is_locked_by_its_own_failures_only(client: InProcessClient) -> None:
     owner = new_account(client)
     device = first_login(client, owner).cookies[DEVICE_COOKIE]
     away = "198.51.100.7"
@@ -289,7 +289,9 @@ def test_a_device_is_locked_by_its_own_failures_only(client: TestClient) -> None
         ),
     ],
 )
-def test_a_login_sets_a_device_cookie_naming_the_account(client: TestClient, api_env: str) -> None:
+def test_a_login_sets_a_device_cookie_naming_the_account(
+    client: InProcessClient, api_env: str
+) -> None:
     owner = new_account(client)
     response = first_login(client, owner)
 
@@ -307,7 +309,7 @@ def test_a_login_sets_a_device_cookie_naming_the_account(client: TestClient, api
 
 
 @pytest.fixture
-def owner_under_attack(client: TestClient) -> tuple[Account, HttpResponse]:
+def owner_under_attack(client: InProcessClient) -> tuple[Account, httpx.Response]:
     """An owner that logged in once at home, then an attack that locks out untrusted
     clients: the owner and its first login."""
     owner = new_account(client)
@@ -316,8 +318,8 @@ def owner_under_attack(client: TestClient) -> tuple[Account, HttpResponse]:
     return owner, first
 
 
-def _resigned(key: str, **changes: object) -> Callable[[HttpResponse, Settings, str], str]:
-    def cookie(first: HttpResponse, settings: Settings, other: str) -> str:
+def _resigned(key: str, **changes: object) -> Callable[[httpx.Response, Settings, str], str]:
+    def cookie(first: httpx.Response, settings: Settings, other: str) -> str:
         claims = {**claims_of(first.cookies[DEVICE_COOKIE]), **changes}
         return jwt.encode(claims, settings.jwt_secret if key == "same" else key)
 
@@ -342,10 +344,10 @@ COOKIES: list[object] = [
 
 @pytest.mark.parametrize(("cookie_of", "expected"), COOKIES)
 def test_only_a_valid_device_cookie_of_this_account_is_trusted(
-    client: TestClient,
+    client: InProcessClient,
     settings: Settings,
-    owner_under_attack: tuple[Account, HttpResponse],
-    cookie_of: Callable[[HttpResponse, Settings, str], str],
+    owner_under_attack: tuple[Account, httpx.Response],
+    cookie_of: Callable[[httpx.Response, Settings, str], str],
     expected: int,
 ) -> None:
     owner, first = owner_under_attack
@@ -355,7 +357,7 @@ def test_only_a_valid_device_cookie_of_this_account_is_trusted(
     assert response.status_code == expected, response.text
 
 
-def test_a_device_cookie_is_neither_a_bearer_nor_a_refresh_token(client: TestClient) -> None:
+def test_a_device_cookie_is_neither_a_bearer_nor_a_refresh_token(client: InProcessClient) -> None:
     device = first_login(client, new_account(client)).cookies[DEVICE_COOKIE]
     client.cookies.clear()
     assert_unauthorized(client.get("/api/v1/users", headers=bearer(device)))

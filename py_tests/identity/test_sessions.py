@@ -9,17 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.config import Settings
 from app.db.models import AuthSession, User
 from app.services.tokens import purge_expired_sessions
-from py_tests.fixtures.app import restarted, run_in_app, session_count
+from py_tests.fixtures.app import restarted, runtime_of, session_count
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import Member, Tenant
+from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.fixtures.operators import RunCli
-from py_tests.http_types import HttpClient
 from py_tests.support.assertions import assert_unauthorized, wait_for
 from py_tests.support.tokens import bearer, claims_of, refresh
 
@@ -110,9 +109,9 @@ async def test_concurrent_refreshes_of_one_token_give_at_most_one_pair(
 
 @pytest.mark.inprocess
 def test_expired_sessions_are_purged_and_live_ones_kept(
-    client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+    client: InProcessClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
-    db = client.app.state.runtime.db  # type: ignore[attr-defined]
+    db = runtime_of(client).db
     member_session = claims_of(tenant_a_member.tokens["access_token"])["sid"]
 
     async def expire_member_session() -> None:
@@ -122,9 +121,9 @@ def test_expired_sessions_are_purged_and_live_ones_kept(
             row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
             await session.commit()
 
-    run_in_app(client, expire_member_session)
+    client.call(expire_member_session)
     assert session_count(client) == 2
-    assert run_in_app(client, purge_expired_sessions, db) == 1
+    assert client.call(purge_expired_sessions, db) == 1
     assert session_count(client) == 1
     assert_unauthorized(tenant_a_member.api.get(USERS))
     assert tenant_a.admin.api.get(USERS).status_code == 200
@@ -132,7 +131,7 @@ def test_expired_sessions_are_purged_and_live_ones_kept(
 
 def test_deactivated_tenant_loses_its_sessions_and_logins(
     settings: Settings,
-    client: HttpClient,
+    client: httpx.Client,
     run_cli: RunCli,
     tenant_a: Tenant,
     tenant_a_member: Member,
@@ -171,7 +170,7 @@ def test_on_sqlite_a_deactivation_by_the_cli_applies_to_the_very_next_call(
 
 
 def test_login_rehashes_a_password_made_with_old_parameters(
-    settings: Settings, client: TestClient, tenant_a_member: Member
+    settings: Settings, client: InProcessClient, tenant_a_member: Member
 ) -> None:
     async def stored_hash(db: Any) -> str:
         async with db.session() as session:
@@ -180,12 +179,12 @@ def test_login_rehashes_a_password_made_with_old_parameters(
             )
             return str(user.password_hash)
 
-    before = run_in_app(client, stored_hash, client.app.state.runtime.db)  # type: ignore[attr-defined]
+    before = client.call(stored_hash, runtime_of(client).db)
     assert ",t=1," in before
 
     with restarted(settings, password_hash_time_cost=2) as fresh:
         login = {"username": tenant_a_member.username, "password": tenant_a_member.password}
         assert fresh.post("/auth/login", json=login).status_code == 200
-        after = run_in_app(fresh, stored_hash, fresh.app.state.runtime.db)  # type: ignore[attr-defined]
+        after = fresh.call(stored_hash, runtime_of(fresh).db)
     assert ",t=2," in after
     assert after != before

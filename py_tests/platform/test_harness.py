@@ -10,7 +10,6 @@ from typing import Any
 
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
@@ -19,8 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.db.models import AuthSession
-from py_tests.fixtures.app import asgi_client, state_per_request
 from py_tests.fixtures.clients import SEEDED_TENANT, Tenant
+from py_tests.fixtures.inprocess import asgi_client, started
 
 
 @pytest.mark.concurrency
@@ -38,8 +37,7 @@ async def test_concurrent_requests_get_their_own_copy_of_the_lifespan_state() ->
         return JSONResponse({"caller": request.state.caller, "started": request.state.started})
 
     app = Starlette(routes=[Route("/echo", echo)], lifespan=lifespan)
-    manager = LifespanManager(state_per_request(app))
-    async with manager, asgi_client(manager.app) as http:
+    async with started(app) as served, asgi_client(served) as http:
         first, second = await asyncio.gather(
             http.get("/echo", params={"caller": "first"}),
             http.get("/echo", params={"caller": "second"}),

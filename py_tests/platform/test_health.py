@@ -5,11 +5,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from app.config import Settings
 from app.schemas import Health
-from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.support.assertions import assert_problem
 
 pytestmark = pytest.mark.smoke
@@ -17,14 +17,14 @@ pytestmark = pytest.mark.smoke
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def rate_limit_headers(response: HttpResponse) -> set[str]:
+def rate_limit_headers(response: httpx.Response) -> set[str]:
     return {name for name in response.headers if "ratelimit" in name.lower()}
 
 
 # --- errors outside any route -------------------------------------------------------
 
 
-def test_unknown_route_is_a_404_problem(client: HttpClient) -> None:
+def test_unknown_route_is_a_404_problem(client: httpx.Client) -> None:
     response = client.get("/api/v1/no-such-thing")
     assert_problem(response, 404)
     assert "traceback" not in response.text.lower()
@@ -39,7 +39,7 @@ def test_unknown_route_is_a_404_problem(client: HttpClient) -> None:
     ],
 )
 def test_wrong_method_is_a_405_problem(
-    client: HttpClient, method: str, path: str, allowed: str
+    client: httpx.Client, method: str, path: str, allowed: str
 ) -> None:
     response = client.request(method, path)
     assert_problem(response, 405)
@@ -60,7 +60,7 @@ def test_wrong_method_is_a_405_problem(
     ],
 )
 def test_every_answer_carries_request_id_and_nosniff(
-    client: HttpClient, method: str, path: str, status: int
+    client: httpx.Client, method: str, path: str, status: int
 ) -> None:
     response = client.request(method, path, json={} if method == "POST" else None)
     assert response.status_code == status, response.text
@@ -80,7 +80,7 @@ def test_every_answer_carries_request_id_and_nosniff(
         pytest.param('{"json":1}', id="json"),
     ],
 )
-def test_insane_request_id_is_replaced(client: HttpClient, request_id: str) -> None:
+def test_insane_request_id_is_replaced(client: httpx.Client, request_id: str) -> None:
     response = client.get("/health", headers={"X-Request-ID": request_id})
     assert response.status_code == 200
     echoed = response.headers["x-request-id"]
@@ -88,7 +88,7 @@ def test_insane_request_id_is_replaced(client: HttpClient, request_id: str) -> N
     assert SANE_REQUEST_ID.match(echoed)
 
 
-def test_fresh_request_ids_differ_between_requests(client: HttpClient) -> None:
+def test_fresh_request_ids_differ_between_requests(client: httpx.Client) -> None:
     first, second = client.get("/health"), client.get("/health")
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
@@ -101,7 +101,7 @@ def test_fresh_request_ids_differ_between_requests(client: HttpClient) -> None:
         pytest.param("x" * 128, id="128-chars"),
     ],
 )
-def test_sane_request_id_is_echoed(client: HttpClient, request_id: str) -> None:
+def test_sane_request_id_is_echoed(client: httpx.Client, request_id: str) -> None:
     response = client.get("/health", headers={"X-Request-ID": request_id})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == request_id
@@ -111,7 +111,7 @@ def test_sane_request_id_is_echoed(client: HttpClient, request_id: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/health", "/ready", "/openapi.json", "/docs"])
-def test_probes_and_docs_are_never_rate_limited(client: HttpClient, path: str) -> None:
+def test_probes_and_docs_are_never_rate_limited(client: httpx.Client, path: str) -> None:
     responses = [client.get(path) for _ in range(15)]
     assert [r.status_code for r in responses] == [200] * 15
     assert all(not rate_limit_headers(r) for r in responses)
@@ -122,7 +122,7 @@ def test_probes_and_docs_are_never_rate_limited(client: HttpClient, path: str) -
 
 
 def test_health_reports_status_environment_version_and_time(
-    client: HttpClient, settings: Settings
+    client: httpx.Client, settings: Settings
 ) -> None:
     response = client.get("/health")
     assert response.status_code == 200
@@ -138,13 +138,13 @@ def test_health_reports_status_environment_version_and_time(
     assert abs(datetime.now(UTC) - timestamp) < timedelta(minutes=1)
 
 
-def test_health_needs_no_token(client: HttpClient) -> None:
+def test_health_needs_no_token(client: httpx.Client) -> None:
     response = client.get("/health", headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
 
 
-def test_ready_when_the_database_answers(client: HttpClient) -> None:
+def test_ready_when_the_database_answers(client: httpx.Client) -> None:
     response = client.get("/ready")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -172,7 +172,7 @@ DECLARED_ERRORS = [
 
 
 @pytest.fixture
-def openapi(client: HttpClient) -> dict[str, Any]:
+def openapi(client: httpx.Client) -> dict[str, Any]:
     response = client.get("/openapi.json")
     assert response.status_code == 200
     document: dict[str, Any] = response.json()
@@ -227,7 +227,7 @@ def test_openapi_states_the_limits_of_the_settings_the_app_runs_with(
 
 
 @pytest.mark.security
-def test_a_trailing_slash_is_not_redirected_to_the_callers_host(client: HttpClient) -> None:
+def test_a_trailing_slash_is_not_redirected_to_the_callers_host(client: httpx.Client) -> None:
     response = client.get("/api/v1/users/", headers={"Host": "evil.example"})
     assert response.status_code in {401, 404}, response.status_code
     assert "location" not in response.headers

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from app.config import Settings
@@ -19,12 +18,12 @@ from app.db.session import Database
 from py_tests.fixtures.app import (
     plant_orphan,
     restarted,
-    run_in_app,
     runtime_of,
     session_count,
     stored_keys,
 )
 from py_tests.fixtures.clients import Tenant
+from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
@@ -46,13 +45,17 @@ async def expire_sessions(db: Database) -> None:
 
 @pytest.mark.parametrize("housekeeping", [True, False], ids=["on", "off"])
 def test_start_up_sweeps_orphans_and_purges_expired_sessions_when_on(
-    settings: Settings, client: TestClient, tenant_a: Tenant, tmp_path: Path, housekeeping: bool
+    settings: Settings,
+    client: InProcessClient,
+    tenant_a: Tenant,
+    tmp_path: Path,
+    housekeeping: bool,
 ) -> None:
     """A blob without a row (a crashed upload) and a session past its lifetime are gone
     once an app started with STARTUP_HOUSEKEEPING has shut down (shutdown lets the
     cleanup finish), and still there after one started without it."""
     orphan = plant_orphan(client, tmp_path)
-    run_in_app(client, expire_sessions, runtime_of(client).db)
+    client.call(expire_sessions, runtime_of(client).db)
     assert (stored_keys(client), session_count(client)) == ([orphan], 1)
 
     with restarted(settings, startup_housekeeping=housekeeping, orphan_grace_seconds=0) as fresh:
@@ -86,7 +89,7 @@ def test_shutdown_during_the_start_up_cleanup_leaves_no_connection_behind(
 
     monkeypatch.setattr(sqlite3, "connect", open_slowly)
     before = aiosqlite_threads()
-    with TestClient(app) as client:
+    with InProcessClient(app) as client:
         # Served without the database; meanwhile the cleanup starts opening a connection.
         assert client.get("/health").status_code == 200
     wait_for(

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -20,7 +20,7 @@ from app.db.listing_cache import MAX_BYTES, MAX_ENTRIES, ListingCache
 from app.db.sqlite import DataVersion
 from py_tests.fixtures.app import runtime_of
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
-from py_tests.http_types import HttpResponse
+from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_problem, assert_unauthorized, wait_for
 
 # Session states kept for a minute: a test never depends on one still being kept, and
@@ -35,7 +35,7 @@ FILES = "/api/v1/files?page=1&page_size=5"
 
 
 @contextmanager
-def statements(client: TestClient) -> Iterator[list[str]]:
+def statements(client: InProcessClient) -> Iterator[list[str]]:
     """The SQL statements the app sends while the block runs."""
     db = runtime_of(client).db
     sent: list[str] = []
@@ -53,7 +53,7 @@ def statements(client: TestClient) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", record)
 
 
-def kept_page(client: TestClient, api: ApiClient, url: str = PAGE) -> HttpResponse:
+def kept_page(client: InProcessClient, api: ApiClient, url: str = PAGE) -> httpx.Response:
     """Asks for a page twice; the second answer must come from memory, and is returned."""
     first = api.get(url)
     assert first.status_code == 200, first.text
@@ -71,7 +71,7 @@ def known_session(api: Any, member: Member) -> None:
 
 
 def test_an_unchanged_page_is_answered_from_memory_as_the_route_answers_it(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     answer = kept_page(client, tenant_a.admin.api)
 
@@ -87,7 +87,7 @@ def test_an_unchanged_page_is_answered_from_memory_as_the_route_answers_it(
 
 
 def test_a_write_through_the_api_is_seen_by_the_next_call(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     kept_page(client, tenant_a.admin.api)
     member = tenant_a.make_user()
@@ -100,7 +100,7 @@ def test_a_write_through_the_api_is_seen_by_the_next_call(
 
 
 def test_a_commit_by_another_process_is_seen_by_the_next_call(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     """No waiting for the page to expire: the change counter moved, so it is read again."""
     kept_page(client, tenant_a.admin.api)
@@ -121,7 +121,7 @@ def test_a_commit_by_another_process_is_seen_by_the_next_call(
 
 
 def test_a_file_upload_is_seen_by_the_next_call(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     empty = kept_page(client, tenant_a.admin.api, FILES).json()
     assert empty["total_count"] == 0
@@ -137,7 +137,7 @@ def test_a_file_upload_is_seen_by_the_next_call(
 
 
 def test_a_session_ended_by_logout_is_refused_while_its_page_is_kept(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     kept_page(client, tenant_a_member.api)
     assert tenant_a_member.api.post("/auth/logout").status_code == 204
@@ -147,7 +147,7 @@ def test_a_session_ended_by_logout_is_refused_while_its_page_is_kept(
 
 
 def test_a_deactivated_member_is_refused_while_its_page_is_kept(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant, tenant_a_member: Member
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     kept_page(client, tenant_a_member.api)
     assert tenant_a.admin.api.delete(f"/api/v1/users/{tenant_a_member.id}").status_code == 204
@@ -157,7 +157,7 @@ def test_a_deactivated_member_is_refused_while_its_page_is_kept(
 
 
 def test_a_refresh_token_never_gets_a_kept_page(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     kept_page(client, tenant_a.admin.api)
     refresh = {"Authorization": f"Bearer {tenant_a.admin.tokens['refresh_token']}"}
@@ -166,7 +166,7 @@ def test_a_refresh_token_never_gets_a_kept_page(
 
 
 def test_another_tenant_never_gets_a_kept_page(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant, tenant_b: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     """Same path, same query string: the tenant is part of what a page is kept under."""
     kept_page(client, tenant_a.admin.api)
@@ -179,7 +179,7 @@ def test_another_tenant_never_gets_a_kept_page(
 
 
 def test_an_answer_from_memory_is_logged_as_a_routed_one(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
@@ -200,7 +200,7 @@ def test_an_answer_from_memory_is_logged_as_a_routed_one(
 @pytest.mark.rate_limit
 @pytest.mark.settings(rate_limit_per_minute=3)
 def test_answers_from_memory_count_against_the_rate_limit(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     first = tenant_a.admin.api.get(PAGE)
     with statements(client) as sent:
@@ -217,7 +217,7 @@ def test_answers_from_memory_count_against_the_rate_limit(
 @pytest.mark.rate_limit
 @pytest.mark.settings(rate_limit_fail_open=False)
 def test_a_refusal_by_a_limiter_that_is_down_is_asked_for_once(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The lane's refusal is the route's answer: no second wait on a storage that is down."""
     kept_page(client, tenant_a.admin.api)
@@ -235,7 +235,7 @@ def test_a_refusal_by_a_limiter_that_is_down_is_asked_for_once(
 
 @pytest.mark.settings(listing_cache_seconds=0.3, rate_limit_enabled=False)
 def test_a_page_is_kept_for_a_bounded_time(
-    sqlite_path: str, client: TestClient, tenant_a: Tenant
+    sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     kept_page(client, tenant_a.admin.api)
 
@@ -255,7 +255,9 @@ def test_a_page_is_kept_for_a_bounded_time(
         pytest.param("SESSION_CACHE_SECONDS", marks=pytest.mark.settings(session_cache_seconds=0)),
     ],
 )
-def test_zero_seconds_reads_every_page(setting: str, client: TestClient, tenant_a: Tenant) -> None:
+def test_zero_seconds_reads_every_page(
+    setting: str, client: InProcessClient, tenant_a: Tenant
+) -> None:
     assert not runtime_of(client).listings.enabled, f"{setting}=0 leaves pages kept"
     assert tenant_a.admin.api.get(PAGE).status_code == 200
     with statements(client) as sent:
@@ -264,7 +266,7 @@ def test_zero_seconds_reads_every_page(setting: str, client: TestClient, tenant_
 
 
 def test_no_page_is_kept_without_a_change_counter(
-    settings: Settings, client: TestClient, tenant_a: Tenant
+    settings: Settings, client: InProcessClient, tenant_a: Tenant
 ) -> None:
     """PostgreSQL has no equivalent of SQLite's data_version: every page is read."""
     if make_url(settings.effective_database_url).get_backend_name() == "sqlite":

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 import time_machine
 
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant, register_tenant
-from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.support.assertions import assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, user_payloads
 from py_tests.support.routes import LIMITED_PREFIXES, routes
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.rate_limit
 LIMIT = 10
 USERS = "/api/v1/users"
 
-Attempt = Callable[[int], HttpResponse]
+Attempt = Callable[[int], httpx.Response]
 
 
 @dataclass
 class Env:
-    client: HttpClient
+    client: httpx.Client
     made: dict[str, Any] = field(default_factory=dict)
 
     def tenant(self) -> Tenant:
@@ -58,7 +58,7 @@ def _login(env: Env) -> Attempt:
     p = env.registered()
     creds = {"username": p["admin_username"], "password": p["admin_password"]}
 
-    def attempt(i: int) -> HttpResponse:
+    def attempt(i: int) -> httpx.Response:
         env.client.cookies.clear()
         return env.client.post("/auth/login", json=creds)
 
@@ -70,7 +70,7 @@ def _refresh(env: Env) -> Attempt:
     creds = {"username": p["admin_username"], "password": p["admin_password"]}
     tokens = [env.client.post("/auth/login", json=creds).json()["refresh_token"]]
 
-    def attempt(i: int) -> HttpResponse:
+    def attempt(i: int) -> httpx.Response:
         response = env.client.post("/auth/refresh", json={"refresh_token": tokens[-1]})
         if response.status_code == 200:
             tokens.append(response.json()["refresh_token"])
@@ -157,13 +157,13 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
 }
 
 
-def test_every_limited_route_has_a_scenario(client: HttpClient) -> None:
+def test_every_limited_route_has_a_scenario(client: httpx.Client) -> None:
     assert routes(client, *LIMITED_PREFIXES) == set(SCENARIOS)
 
 
 @pytest.mark.parametrize("route", sorted(SCENARIOS), ids=[f"{m} {p}" for m, p in sorted(SCENARIOS)])
 def test_tenth_call_passes_and_eleventh_is_limited(
-    client: HttpClient, route: tuple[str, str]
+    client: httpx.Client, route: tuple[str, str]
 ) -> None:
     build, allowed_status = SCENARIOS[route]
     attempt = build(Env(client))
@@ -243,14 +243,14 @@ def test_the_window_moves_and_admits_again(
     assert recovered.headers["X-RateLimit-Remaining"] == str(LIMIT - 1)
 
 
-def login_from(client: HttpClient, payload: dict[str, str], address: str) -> HttpResponse:
+def login_from(client: httpx.Client, payload: dict[str, str], address: str) -> httpx.Response:
     credentials = {"username": payload["admin_username"], "password": payload["admin_password"]}
     return client.post("/auth/login", json=credentials, headers={"X-Forwarded-For": address})
 
 
 @pytest.mark.security
 @pytest.mark.settings(trusted_proxies="127.0.0.0/8")
-def test_logins_of_one_account_are_limited_per_address_only(client: HttpClient) -> None:
+def test_logins_of_one_account_are_limited_per_address_only(client: httpx.Client) -> None:
     """Behind a trusted proxy each call comes from another address: the account's
     logins are limited per address, and what is counted per account is failures alone
     (test_login_guard.py), so its owner's logins from more addresses than the limit all
@@ -263,7 +263,7 @@ def test_logins_of_one_account_are_limited_per_address_only(client: HttpClient) 
 
 @pytest.mark.security
 @pytest.mark.inprocess  # depends on the server's TRUSTED_PROXIES
-def test_forwarded_for_is_ignored_from_untrusted_peers(client: HttpClient) -> None:
+def test_forwarded_for_is_ignored_from_untrusted_peers(client: httpx.Client) -> None:
     """Without trusted proxies, X-Forwarded-For cannot buy a fresh per-address bucket."""
     statuses = [
         client.post(

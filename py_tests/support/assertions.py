@@ -5,12 +5,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from py_tests.http_types import HttpResponse
+import httpx
 
 PROBLEM_JSON = "application/problem+json"
 
 
-def assert_problem(response: HttpResponse, status: int) -> dict[str, Any]:
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     """An RFC 9457 problem document with this status; returns its body."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
@@ -23,13 +23,13 @@ def assert_problem(response: HttpResponse, status: int) -> dict[str, Any]:
     return body
 
 
-def assert_unauthorized(response: HttpResponse) -> dict[str, Any]:
+def assert_unauthorized(response: httpx.Response) -> dict[str, Any]:
     body = assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
     return body
 
 
-def assert_invalid(response: HttpResponse, field: str) -> None:
+def assert_invalid(response: httpx.Response, field: str) -> None:
     """A 422 whose `errors` name the field."""
     errors = assert_problem(response, 422)["errors"]
     assert any(field in error["loc"] for error in errors), errors

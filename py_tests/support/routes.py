@@ -1,13 +1,13 @@
 """The target's route table, read from its OpenAPI document, so tables in the tests can
 be checked for completeness on any target: a new route without its rows fails a test."""
 
-from py_tests.http_types import HttpClient
+import httpx
 
 LIMITED_PREFIXES = ("/auth/", "/api/v1/")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
 
-def routes(client: HttpClient, *prefixes: str) -> set[tuple[str, str]]:
+def routes(client: httpx.Client, *prefixes: str) -> set[tuple[str, str]]:
     """(method, path template) of every operation whose path starts with a prefix."""
     document = client.get("/openapi.json")
     assert document.status_code == 200, document.text

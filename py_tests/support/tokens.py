@@ -2,10 +2,10 @@
 
 from typing import Any
 
+import httpx
 import jwt
 
 from py_tests.fixtures.clients import ApiClient
-from py_tests.http_types import HttpResponse
 
 MISSING: Any = object()  # an override that removes the field from a payload
 
@@ -18,7 +18,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def refresh(api: ApiClient, refresh_token: str) -> HttpResponse:
+def refresh(api: ApiClient, refresh_token: str) -> httpx.Response:
     return api.post("/auth/refresh", json={"refresh_token": refresh_token})
 
 

@@ -6,12 +6,12 @@ tenant (`/api/v1/admin/tenants`, `/api/v1/admin/stats`)."""
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 
 from py_tests.fixtures.clients import MakeTenant
 from py_tests.fixtures.operators import RunCli, create_operator
-from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.support.factories import strong_password, unique_username
 from py_tests.support.spellings import fullwidth
 
@@ -26,11 +26,11 @@ def new_identity() -> tuple[str, str, str]:
     return unique_username(), fresh_email(), strong_password()
 
 
-def login(client: HttpClient, username: str, password: str) -> HttpResponse:
+def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
     return client.post("/auth/login", json={"username": username, "password": password})
 
 
-def operator_headers(client: HttpClient, run_cli: RunCli) -> dict[str, str]:
+def operator_headers(client: httpx.Client, run_cli: RunCli) -> dict[str, str]:
     username, email, password = new_identity()
     assert create_operator(run_cli, username, email, password) == 0
     response = login(client, username, password)
@@ -62,7 +62,7 @@ def test_create_operator_without_a_terminal_says_how_to_give_the_password(
     ],
 )
 def test_create_operator_refuses_weak_password(
-    client: HttpClient, run_cli: RunCli, password_for: Callable[[str], str]
+    client: httpx.Client, run_cli: RunCli, password_for: Callable[[str], str]
 ) -> None:
     username, email, _ = new_identity()
     password = password_for(username)
@@ -89,7 +89,7 @@ def test_create_operator_refuses_weak_password(
     ],
 )
 def test_create_operator_refuses_taken_identity(
-    client: HttpClient,
+    client: httpx.Client,
     run_cli: RunCli,
     make_tenant: MakeTenant,
     identity_of: Callable[[Any, tuple[str, str]], tuple[str, str]],
@@ -107,7 +107,7 @@ def test_create_operator_refuses_taken_identity(
 # --- create-platform-operator: the operator at work ---------------------------------
 
 
-def test_operator_is_not_a_tenant_member(client: HttpClient, run_cli: RunCli) -> None:
+def test_operator_is_not_a_tenant_member(client: httpx.Client, run_cli: RunCli) -> None:
     response = client.get("/api/v1/users", headers=operator_headers(client, run_cli))
     assert response.status_code == 403, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -115,7 +115,7 @@ def test_operator_is_not_a_tenant_member(client: HttpClient, run_cli: RunCli) ->
 
 
 def test_created_operator_logs_in_without_a_tenant(
-    client: HttpClient, run_cli: RunCli, capsys: pytest.CaptureFixture[str]
+    client: httpx.Client, run_cli: RunCli, capsys: pytest.CaptureFixture[str]
 ) -> None:
     username, email, password = new_identity()
     assert create_operator(run_cli, username, email, password) == 0
@@ -128,7 +128,7 @@ def test_created_operator_logs_in_without_a_tenant(
 
 
 def test_operator_sees_every_tenant(
-    client: HttpClient, run_cli: RunCli, make_tenant: MakeTenant
+    client: httpx.Client, run_cli: RunCli, make_tenant: MakeTenant
 ) -> None:
     tenants = [make_tenant(), make_tenant()]
     response = client.get("/api/v1/admin/tenants", headers=operator_headers(client, run_cli))
@@ -144,7 +144,7 @@ def test_operator_sees_every_tenant(
 
 
 def test_operator_stats_span_every_tenant(
-    client: HttpClient, run_cli: RunCli, make_tenant: MakeTenant
+    client: httpx.Client, run_cli: RunCli, make_tenant: MakeTenant
 ) -> None:
     first, _ = make_tenant(), make_tenant()
     response = client.get("/api/v1/admin/stats", headers=operator_headers(client, run_cli))

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+import httpx
 import hypothesis
 import pytest
 from hypothesis import strategies as st
@@ -15,7 +16,6 @@ from pydantic_core import SchemaValidator, ValidationError, core_schema
 from app.schemas import DISPLAY_TEXT
 from app.text import ASSIGNED_PLANES, FORMAT_CHARACTERS
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
-from py_tests.http_types import HttpClient
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, unique_suffix
 from py_tests.support.spellings import EMAILS, TENANT_NAMES, Spellings, fullwidth
@@ -125,7 +125,7 @@ def test_own_email_in_another_spelling_is_stored_as_written(
     ],
 )
 def test_login_finds_the_account_by_another_spelling_of_its_username(
-    client: HttpClient, tenant_a_member: Member, spell: Callable[[str], str]
+    client: httpx.Client, tenant_a_member: Member, spell: Callable[[str], str]
 ) -> None:
     username = spell(tenant_a_member.username)
     assert username != tenant_a_member.username

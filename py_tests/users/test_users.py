@@ -9,10 +9,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Member, Tenant
-from py_tests.http_types import HttpClient, HttpResponse
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import UserPayloadFactory, strong_password, unique_username
 
@@ -31,7 +31,7 @@ def utc_time(value: str) -> datetime:
     return parsed
 
 
-def login(client: HttpClient, username: str, password: str) -> HttpResponse:
+def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
     return client.post("/auth/login", json={"username": username, "password": password})
 
 
@@ -169,7 +169,7 @@ def test_create_user_returns_user_with_defaults(tenant_a: Tenant) -> None:
     [pytest.param(True, 200, id="with-password"), pytest.param(False, 401, id="without-password")],
 )
 def test_created_user_can_log_in_only_with_a_password(
-    client: HttpClient, tenant_a_admin: ApiClient, with_password: bool, status: int
+    client: httpx.Client, tenant_a_admin: ApiClient, with_password: bool, status: int
 ) -> None:
     password = strong_password()
     payload = UserPayloadFactory.build(**({"password": password} if with_password else {}))
@@ -255,7 +255,7 @@ def test_admin_updates_one_field_and_keeps_the_rest(
 
 
 def test_member_updates_own_profile_and_password(
-    client: HttpClient, tenant_a_member: Member
+    client: httpx.Client, tenant_a_member: Member
 ) -> None:
     password = strong_password()
     change = {"full_name": "Self Made", "email": f"{unique_username()}@example.org"}
@@ -279,7 +279,7 @@ def test_member_updates_own_profile_and_password(
 )
 @pytest.mark.parametrize("role", ["user", "admin"])
 def test_own_credentials_change_needs_current_password(
-    client: HttpClient, tenant_a: Tenant, role: str, change: dict[str, str]
+    client: httpx.Client, tenant_a: Tenant, role: str, change: dict[str, str]
 ) -> None:
     """A stolen access token alone cannot take the account over: without the current
     password 422, with a wrong one 403, and nothing changes either way."""
@@ -304,7 +304,7 @@ def test_own_name_change_needs_no_current_password(tenant_a_member: Member) -> N
 
 
 def test_admin_resets_member_password_without_current_and_ends_its_sessions(
-    client: HttpClient, tenant_a_admin: ApiClient, tenant_a_member: Member
+    client: httpx.Client, tenant_a_admin: ApiClient, tenant_a_member: Member
 ) -> None:
     url = f"{USERS}/{tenant_a_member.id}"
     password = strong_password()
@@ -339,7 +339,7 @@ def test_last_active_admin_cannot_be_demoted_deactivated_or_deleted(
 
 
 def test_admin_password_change_revokes_the_users_tokens(
-    client: HttpClient, tenant_a_admin: ApiClient, tenant_a_member: Member
+    client: httpx.Client, tenant_a_admin: ApiClient, tenant_a_member: Member
 ) -> None:
     password = strong_password()
     url = f"{USERS}/{tenant_a_member.id}"
@@ -352,7 +352,7 @@ def test_admin_password_change_revokes_the_users_tokens(
 
 
 def test_delete_is_soft_and_ends_login_and_tokens(
-    client: HttpClient, tenant_a_admin: ApiClient, tenant_a_member: Member
+    client: httpx.Client, tenant_a_admin: ApiClient, tenant_a_member: Member
 ) -> None:
     url = f"{USERS}/{tenant_a_member.id}"
     response = tenant_a_admin.delete(url)
