@@ -9,9 +9,9 @@ import pytest
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory
+from py_tests.support.routes import REGISTER, USERS
 
 pytestmark = [pytest.mark.security, pytest.mark.rbac]
-USERS = "/api/v1/users"
 SERVER_OWNED = {
     "id": "00000000-0000-4000-8000-000000000000",
     "tenant_id": "00000000-0000-4000-8000-000000000001",
@@ -26,19 +26,19 @@ SERVER_OWNED = {
 def test_register_body_cannot_carry_server_owned_fields(
     anonymous: ApiClient, field: str, value: Any
 ) -> None:
-    response = anonymous.post("/auth/register", json={**RegistrationFactory.build(), field: value})
+    response = anonymous.post(REGISTER, json={**RegistrationFactory.build(), field: value})
     assert_invalid(response, field)
 
 
 @pytest.mark.parametrize("field", ["role", "is_active"])
 def test_register_cannot_choose_role_or_state(anonymous: ApiClient, field: str) -> None:
-    response = anonymous.post("/auth/register", json={**RegistrationFactory.build(), field: "user"})
+    response = anonymous.post(REGISTER, json={**RegistrationFactory.build(), field: "user"})
     assert_invalid(response, field)
 
 
 def test_register_cannot_join_an_existing_tenant(anonymous: ApiClient, tenant_a: Tenant) -> None:
     response = anonymous.post(
-        "/auth/register", json=RegistrationFactory.build(tenant_name=tenant_a.name.upper())
+        REGISTER, json=RegistrationFactory.build(tenant_name=tenant_a.name.upper())
     )
     assert_problem(response, 409)
     assert tenant_a.admin.api.get(USERS).json()["total_count"] == 1

@@ -18,8 +18,8 @@ from app.permissions import Action, allowed, declared_action
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.support.factories import UserPayloadFactory, user_payloads
-from py_tests.support.matrices import FILE, FILES, MATRIX, ROLES, STATS, TENANTS, USER, USERS
-from py_tests.support.routes import routes
+from py_tests.support.matrices import MATRIX, ROLES
+from py_tests.support.routes import FILE, FILES, STATS, TENANTS, USER, USERS, route_table
 
 pytestmark = pytest.mark.rbac
 
@@ -79,7 +79,7 @@ SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], b
 
 
 def api_routes(client: httpx.Client) -> set[tuple[str, str]]:
-    return routes(client, "/api/v1/")
+    return route_table(client, "/api/v1/")
 
 
 def tenant_state(admin: ApiClient, target: Target) -> tuple[Any, ...]:

@@ -24,12 +24,10 @@ from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.support.factories import UserPayloadFactory, user_payloads
-from py_tests.support.routes import routes
+from py_tests.support.routes import FILES, STATS, TENANTS, USERS, route_table
 
 pytestmark = pytest.mark.tenant_isolation
 
-USERS = "/api/v1/users"
-FILES = "/api/v1/files"
 PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 HOSTILE_BODY = {"full_name": "Changed by tenant A", "is_active": False}
 B_FILE = b"tenant B's private notes\n"
@@ -37,7 +35,7 @@ B_FILE = b"tenant B's private notes\n"
 
 def id_routes(client: httpx.Client) -> list[tuple[str, str]]:
     """(method, path template) of every API route with a path parameter."""
-    return sorted(route for route in routes(client, "/") if PATH_PARAM.search(route[1]))
+    return sorted(route for route in route_table(client, "/") if PATH_PARAM.search(route[1]))
 
 
 def upload_text(api: ApiClient, content: bytes) -> dict[str, Any]:
@@ -126,7 +124,7 @@ def test_file_list_shows_only_own_tenant(tenant_a_admin: ApiClient, tenant_b: Te
 
 def test_admin_tenants_list_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
     for tenant in (tenant_a, tenant_b):
-        response = tenant.admin.api.get("/api/v1/admin/tenants")
+        response = tenant.admin.api.get(TENANTS)
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["total"] == 1
@@ -139,7 +137,7 @@ def test_admin_stats_count_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -
     )
     assert bulk.status_code == 201, bulk.text
     upload_text(tenant_b.admin.api, B_FILE)
-    response = tenant_a.admin.api.get("/api/v1/admin/stats")
+    response = tenant_a.admin.api.get(STATS)
     assert response.status_code == 200, response.text
     assert response.json() == {
         "total_tenants": 1,
@@ -147,7 +145,7 @@ def test_admin_stats_count_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -
         "total_files": 0,
         "total_storage_bytes": 0,
     }
-    b_stats = tenant_b.admin.api.get("/api/v1/admin/stats").json()
+    b_stats = tenant_b.admin.api.get(STATS).json()
     assert (b_stats["total_users"], b_stats["total_files"]) == (5, 1)
     assert b_stats["total_storage_bytes"] == len(B_FILE)
 

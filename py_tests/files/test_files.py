@@ -22,10 +22,10 @@ from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support import samples
 from py_tests.support.assertions import assert_problem
+from py_tests.support.routes import FILES, STATS, UPLOAD
 
 # Every test runs once per storage backend (the parametrized `storage_overrides`).
 pytestmark = [pytest.mark.files, pytest.mark.usefixtures("storage_overrides")]
-UPLOAD = "/api/v1/files/upload"
 MiB = 1024 * 1024
 
 
@@ -63,9 +63,9 @@ def raw_upload(api: ApiClient, filename: bytes, content_type: bytes, data: bytes
     ("method", "path"),
     [
         pytest.param("POST", UPLOAD, id="upload"),
-        pytest.param("GET", "/api/v1/files", id="list"),
-        pytest.param("GET", f"/api/v1/files/{uuid.uuid4()}", id="download"),
-        pytest.param("DELETE", f"/api/v1/files/{uuid.uuid4()}", id="delete"),
+        pytest.param("GET", FILES, id="list"),
+        pytest.param("GET", f"{FILES}/{uuid.uuid4()}", id="download"),
+        pytest.param("DELETE", f"{FILES}/{uuid.uuid4()}", id="delete"),
     ],
 )
 def test_files_require_a_token(anonymous: ApiClient, method: str, path: str) -> None:
@@ -81,16 +81,16 @@ def test_other_tenant_cannot_download_delete_or_list_a_file(
 ) -> None:
     data = samples.png()
     file_id = upload(tenant_a_admin, data, "image/png", "secret.png").json()["id"]
-    unknown = tenant_b_admin.get(f"/api/v1/files/{uuid.uuid4()}")
+    unknown = tenant_b_admin.get(f"{FILES}/{uuid.uuid4()}")
 
     for response in (
-        tenant_b_admin.get(f"/api/v1/files/{file_id}"),
-        tenant_b_admin.delete(f"/api/v1/files/{file_id}"),
+        tenant_b_admin.get(f"{FILES}/{file_id}"),
+        tenant_b_admin.delete(f"{FILES}/{file_id}"),
     ):
         assert_problem(response, 404)
         assert response.json() == unknown.json()
-    assert tenant_b_admin.get("/api/v1/files").json()["total_count"] == 0
-    assert tenant_a_admin.get(f"/api/v1/files/{file_id}").content == data
+    assert tenant_b_admin.get(FILES).json()["total_count"] == 0
+    assert tenant_a_admin.get(f"{FILES}/{file_id}").content == data
     assert len(stored_keys(client)) == 1
 
 
@@ -99,8 +99,8 @@ def test_member_cannot_delete_another_members_file(tenant_a: Tenant) -> None:
     owner, other = tenant_a.make_user(), tenant_a.make_user()
     file_id = upload(owner.api, samples.text(), "text/plain").json()["id"]
 
-    assert_problem(other.api.delete(f"/api/v1/files/{file_id}"), 403)
-    assert owner.api.get(f"/api/v1/files/{file_id}").status_code == 200
+    assert_problem(other.api.delete(f"{FILES}/{file_id}"), 403)
+    assert owner.api.get(f"{FILES}/{file_id}").status_code == 200
 
 
 @pytest.mark.inprocess
@@ -113,8 +113,8 @@ def test_uploader_or_tenant_admin_deletes_file_and_its_blob(
     assert len(stored_keys(client)) == 1
     api = tenant_a_member.api if deleter == "uploader" else tenant_a.admin.api
 
-    assert api.delete(f"/api/v1/files/{file_id}").status_code == 204
-    assert_problem(api.get(f"/api/v1/files/{file_id}"), 404)
+    assert api.delete(f"{FILES}/{file_id}").status_code == 204
+    assert_problem(api.get(f"{FILES}/{file_id}"), 404)
     assert stored_keys(client) == []
 
 
@@ -144,7 +144,7 @@ def test_upload_refuses_disallowed_or_mismatched_types(
     client: InProcessClient, tenant_a_admin: ApiClient, declared: str, data: bytes
 ) -> None:
     assert_problem(upload(tenant_a_admin, data, declared), 415)
-    assert tenant_a_admin.get("/api/v1/files").json()["total_count"] == 0
+    assert tenant_a_admin.get(FILES).json()["total_count"] == 0
     assert stored_keys(client) == []
 
 
@@ -156,7 +156,7 @@ def test_upload_over_the_limit_is_refused_and_leaves_nothing(
     response = upload(tenant_a_admin, b"a" * (MiB + 1), "text/plain")
 
     assert_problem(response, 413)
-    assert tenant_a_admin.get("/api/v1/files").json()["total_count"] == 0
+    assert tenant_a_admin.get(FILES).json()["total_count"] == 0
     assert stored_keys(client) == []
     assert list(settings.upload_spool_dir.glob("*")) == []
 
@@ -211,7 +211,7 @@ def test_round_trip_is_byte_identical_for_every_allowed_type(
     assert body["size_bytes"] == len(data)
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
 
-    download = tenant_a.admin.api.get(f"/api/v1/files/{body['id']}")
+    download = tenant_a.admin.api.get(f"{FILES}/{body['id']}")
     assert download.status_code == 200
     assert download.content == data
     assert download.headers["content-type"].split(";")[0] == content_type
@@ -221,12 +221,12 @@ def test_round_trip_is_byte_identical_for_every_allowed_type(
 
 def test_if_none_match_with_the_etag_answers_304(tenant_a_admin: ApiClient) -> None:
     file_id = upload(tenant_a_admin, samples.pdf(), "application/pdf").json()["id"]
-    etag = tenant_a_admin.get(f"/api/v1/files/{file_id}").headers["etag"]
+    etag = tenant_a_admin.get(f"{FILES}/{file_id}").headers["etag"]
 
-    cached = tenant_a_admin.get(f"/api/v1/files/{file_id}", headers={"If-None-Match": etag})
+    cached = tenant_a_admin.get(f"{FILES}/{file_id}", headers={"If-None-Match": etag})
     assert cached.status_code == 304
     assert cached.content == b""
-    stale = tenant_a_admin.get(f"/api/v1/files/{file_id}", headers={"If-None-Match": '"other"'})
+    stale = tenant_a_admin.get(f"{FILES}/{file_id}", headers={"If-None-Match": '"other"'})
     assert stale.status_code == 200
 
 
@@ -255,7 +255,7 @@ def test_filenames_are_display_data_and_cannot_inject_headers(
     assert created.status_code == 201, created.text
     assert created.json()["filename"] == expected
 
-    download = tenant_a_admin.get(f"/api/v1/files/{created.json()['id']}")
+    download = tenant_a_admin.get(f"{FILES}/{created.json()['id']}")
     disposition = download.headers["content-disposition"]
     assert disposition.isascii()
     assert "\r" not in disposition
@@ -272,8 +272,8 @@ def test_filenames_are_display_data_and_cannot_inject_headers(
 def test_listing_pages_through_the_tenants_files(tenant_a_admin: ApiClient) -> None:
     ids = [upload(tenant_a_admin, samples.text(), "text/plain").json()["id"] for _ in range(3)]
 
-    first = tenant_a_admin.get("/api/v1/files?page=1&page_size=2").json()
-    second = tenant_a_admin.get("/api/v1/files?page=2&page_size=2").json()
+    first = tenant_a_admin.get(f"{FILES}?page=1&page_size=2").json()
+    second = tenant_a_admin.get(f"{FILES}?page=2&page_size=2").json()
     assert (first["total_count"], first["has_next"], first["has_prev"]) == (3, True, False)
     assert (second["has_next"], second["has_prev"]) == (False, True)
     assert [f["id"] for f in first["data"] + second["data"]] == ids
@@ -287,11 +287,11 @@ def test_admin_stats_count_files_and_bytes_of_the_tenant_only(
     upload(tenant_a_admin, samples.csv_bytes(), "text/csv")
     upload(tenant_b_admin, samples.gif(), "image/gif")
 
-    stats = tenant_a_admin.get("/api/v1/admin/stats").json()
+    stats = tenant_a_admin.get(STATS).json()
     assert stats["total_files"] == 2
     # Generated images differ in size run to run; the CSV's size is the sum's check.
     assert stats["total_storage_bytes"] >= sizes[1]
-    listed = tenant_a_admin.get("/api/v1/files").json()["data"]
+    listed = tenant_a_admin.get(FILES).json()["data"]
     assert stats["total_storage_bytes"] == sum(f["size_bytes"] for f in listed)
 
 
@@ -310,7 +310,7 @@ def test_database_failure_after_storing_the_blob_leaves_no_file(
         response = upload(tenant_a_admin, samples.png(), "image/png")
 
     assert_problem(response, 503)
-    assert tenant_a_admin.get("/api/v1/files").json()["total_count"] == 0
+    assert tenant_a_admin.get(FILES).json()["total_count"] == 0
     assert stored_keys(client) == []
 
 
@@ -327,7 +327,7 @@ def test_orphan_sweep_removes_blobs_without_rows_and_keeps_the_rest(
 
     assert removed == 1
     assert stored_keys(client) == [f"{kept['tenant_id']}/{kept['id']}"]
-    assert tenant_a_admin.get(f"/api/v1/files/{kept['id']}").status_code == 200
+    assert tenant_a_admin.get(f"{FILES}/{kept['id']}").status_code == 200
 
 
 @pytest.mark.asyncio
@@ -351,8 +351,8 @@ async def test_concurrent_uploads_all_succeed_and_are_intact(
     print(f"4 uploads: sequential {sequential:.3f}s, concurrent {concurrent:.3f}s")
 
     assert [r.status_code for r in responses] == [201] * len(payloads)
-    listed = (await api.get("/api/v1/files?page_size=100")).json()
+    listed = (await api.get(f"{FILES}?page_size=100")).json()
     assert listed["total_count"] == 2 * len(payloads)
     for response, data in zip(responses, payloads, strict=True):
-        download = await api.get(f"/api/v1/files/{response.json()['id']}")
+        download = await api.get(f"{FILES}/{response.json()['id']}")
         assert download.content == data

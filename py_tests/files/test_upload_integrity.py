@@ -29,13 +29,13 @@ from py_tests.fixtures.clients import ApiClient
 from py_tests.fixtures.inprocess import PEER, InProcessClient, asgi_client
 from py_tests.support import samples
 from py_tests.support.assertions import assert_problem
+from py_tests.support.routes import FILES, UPLOAD
 
 pytestmark = [
     pytest.mark.files,
     pytest.mark.inprocess,
     pytest.mark.usefixtures("storage_overrides"),
 ]
-UPLOAD = "/api/v1/files/upload"
 KiB = 1024
 MiB = 1024 * KiB
 NO_LIMIT = pytest.mark.settings(rate_limit_per_minute=1_000_000)
@@ -125,7 +125,7 @@ def spooled(settings: Settings) -> tuple[str, ...]:
 
 def kept(client: InProcessClient, api: ApiClient, settings: Settings) -> Kept:
     """What the service holds: file rows of the tenant, blobs, spool files."""
-    files = api.get("/api/v1/files").json()["total_count"]
+    files = api.get(FILES).json()["total_count"]
     return Kept(files, tuple(sorted(stored_keys(client))), spooled(settings))
 
 
@@ -235,7 +235,7 @@ def _cut_and_whole_bodies(
     answer = created.json()
     assert answer["size_bytes"] == len(case.data)
     assert answer["sha256"] == hashlib.sha256(case.data).hexdigest()
-    assert api.get(f"/api/v1/files/{answer['id']}").content == case.data
+    assert api.get(f"{FILES}/{answer['id']}").content == case.data
     after = kept(client, api, settings)
     assert after.files == before.files + 1
     assert set(after.blobs) - set(before.blobs) == {f"{answer['tenant_id']}/{answer['id']}"}
@@ -444,7 +444,7 @@ def test_text_whose_characters_straddle_chunk_boundaries_is_accepted(
 
     assert created.status_code == 201, created.text
     assert created.json()["sha256"] == hashlib.sha256(data).hexdigest()
-    assert tenant_a_admin.get(f"/api/v1/files/{created.json()['id']}").content == data
+    assert tenant_a_admin.get(f"{FILES}/{created.json()['id']}").content == data
 
 
 # --- what storage keeps -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Tenant
 from py_tests.support.factories import user_payloads
+from py_tests.support.routes import BULK, FILES, LOGIN, UPLOAD, USERS
 
 pytestmark = [pytest.mark.security, pytest.mark.settings(rate_limit_per_minute=1_000_000)]
 FUZZ = settings(
@@ -39,15 +40,12 @@ def test_pages_partition_the_list_exactly(
 ) -> None:
     tenant = make_tenant()
     if users:
-        assert (
-            tenant.admin.api.post("/api/v1/users/bulk", json=user_payloads(users)).status_code
-            == 201
-        )
+        assert tenant.admin.api.post(BULK, json=user_payloads(users)).status_code == 201
     total = users + 1  # and the admin
     pages = math.ceil(total / page_size)
     seen: list[str] = []
     for number in range(1, pages + 2):  # one page past the end too
-        body = tenant.admin.api.get(f"/api/v1/users?page={number}&page_size={page_size}").json()
+        body = tenant.admin.api.get(f"{USERS}?page={number}&page_size={page_size}").json()
         assert body["total_count"] == total
         assert body["has_prev"] == (number > 1)
         assert body["has_next"] == (number < pages)
@@ -65,11 +63,9 @@ ANY_TEXT = st.text(max_size=80)
 def test_any_username_or_email_is_handled(
     tenant_a_admin: ApiClient, username: str, email: str
 ) -> None:
+    assert_handled(tenant_a_admin.post(USERS, json={"username": username, "email": email}))
     assert_handled(
-        tenant_a_admin.post("/api/v1/users", json={"username": username, "email": email})
-    )
-    assert_handled(
-        tenant_a_admin.post("/auth/login", json={"username": username, "password": email or "x"})
+        tenant_a_admin.post(LOGIN, json={"username": username, "password": email or "x"})
     )
 
 
@@ -78,11 +74,11 @@ def test_any_username_or_email_is_handled(
 @given(filename=st.text(min_size=1, max_size=300))
 def test_any_filename_is_handled(tenant_a_admin: ApiClient, filename: str) -> None:
     response = tenant_a_admin.post(
-        "/api/v1/files/upload", files={"file": (filename, b"plain text\n", "text/plain")}
+        UPLOAD, files={"file": (filename, b"plain text\n", "text/plain")}
     )
     assert_handled(response)
     if response.status_code == 201:
-        disposition = tenant_a_admin.get(f"/api/v1/files/{response.json()['id']}").headers[
+        disposition = tenant_a_admin.get(f"{FILES}/{response.json()['id']}").headers[
             "content-disposition"
         ]
         assert disposition.isascii()
@@ -92,7 +88,7 @@ def test_any_filename_is_handled(tenant_a_admin: ApiClient, filename: str) -> No
 @FUZZ
 @given(token=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=300))
 def test_any_bearer_token_is_handled(anonymous: ApiClient, token: str) -> None:
-    response = anonymous.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
+    response = anonymous.get(USERS, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert_handled(response)
 
@@ -105,11 +101,9 @@ def test_login_never_tells_unknown_user_from_wrong_password(
     tenant_a: Tenant, password: str
 ) -> None:
     member = tenant_a.make_user()  # a fresh account: no earlier failures to be locked by
-    wrong = member.api.post(
-        "/auth/login", json={"username": member.username, "password": password + "!"}
-    )
+    wrong = member.api.post(LOGIN, json={"username": member.username, "password": password + "!"})
     unknown = member.api.post(
-        "/auth/login",
+        LOGIN,
         json={"username": f"ghost_{uuid.uuid4().hex[:10]}", "password": password + "!"},
     )
     assert (wrong.status_code, wrong.json()) == (unknown.status_code, unknown.json())

@@ -21,6 +21,7 @@ from app.text import unique_key
 from py_tests.fixtures.clients import MakeTenant, Tenant
 from py_tests.fixtures.live import client_address
 from py_tests.plugin import Target
+from py_tests.support.routes import OPENAPI, UPLOAD, USER
 
 pytestmark = [pytest.mark.security, pytest.mark.slow]
 
@@ -39,9 +40,7 @@ def api_schema(request: pytest.FixtureRequest, api_target: Target) -> Any:
     loop)."""
     if api_target.base_url:
         return schemathesis.openapi.from_url(f"{api_target.base_url}/openapi.json")
-    return schemathesis.openapi.from_asgi(
-        "/openapi.json", create_app(request.getfixturevalue("settings"))
-    )
+    return schemathesis.openapi.from_asgi(OPENAPI, create_app(request.getfixturevalue("settings")))
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -91,7 +90,7 @@ def lacks_current_password(case: Any) -> bool:
     body = case.body
     return (
         case.method.upper() == "PUT"
-        and case.path == "/api/v1/users/{user_id}"
+        and case.path == USER
         and isinstance(body, dict)
         and bool({"email", "password"} & set(body))
         and "current_password" not in body
@@ -100,16 +99,12 @@ def lacks_current_password(case: Any) -> bool:
 
 def excluded_checks(case: Any) -> list[Any]:
     excluded: list[Any] = []
-    if (
-        case.path == "/api/v1/files/upload"
-        or breaks_password_rule(case.body)
-        or lacks_current_password(case)
-    ):
+    if case.path == UPLOAD or breaks_password_rule(case.body) or lacks_current_password(case):
         # No schema can say "these bytes must really be a PNG" (generated files are
         # refused with 415 by design), nor state the rules above: none of these
         # refusals is a rejection of valid data.
         excluded.append(positive_data_acceptance)
-    if case.path == "/api/v1/users/{user_id}":
+    if case.path == USER:
         # Deleting a user is a soft delete by contract: the row stays readable, with
         # `is_active` false (test_users checks exactly that).
         excluded.append(use_after_free)
@@ -182,7 +177,7 @@ def test_linked_operations_conform_statefully(
             if not case.meta.generation.mode.is_positive:
                 return
             self.names.rewrite(case.body)
-            if case.path == "/api/v1/files/upload":  # real text, so files can chain too
+            if case.path == UPLOAD:  # real text, so files can chain too
                 case.body = {"file": "scenario notes\n"}
                 case.multipart_content_types = {"file": "text/plain"}
 
@@ -213,7 +208,7 @@ def test_linked_operations_conform_statefully(
     chained = {(m, p) for (m, p, status), _ in reached.items() if "{" in p and status < 300}
     # Which operations a run of random scenarios reaches varies; any one on a user id
     # that answered with success shows a created user was found again.
-    assert any(path == "/api/v1/users/{user_id}" for _, path in chained), reached
+    assert any(path == USER for _, path in chained), reached
 
 
 # Schemathesis 4.32 renames the running test through `Item._nodeid`, which pytest 9 no

@@ -15,16 +15,15 @@ from app.config import Settings
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.support.assertions import assert_problem, assert_unauthorized
 from py_tests.support.factories import RegistrationFactory
+from py_tests.support.routes import LOGIN, LOGOUT, REFRESH, REGISTER, USERS
 from py_tests.support.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
 pytestmark = pytest.mark.auth
 
-USERS = "/api/v1/users"
-
 
 def login(client: httpx.Client, member: Member) -> httpx.Response:
     credentials = {"username": member.username, "password": member.password}
-    return client.post("/auth/login", json=credentials)
+    return client.post(LOGIN, json=credentials)
 
 
 # --- registration -------------------------------------------------------------------
@@ -57,7 +56,7 @@ def test_register_rejects_invalid_input(
     anonymous: ApiClient, overrides: dict[str, Any], field: str
 ) -> None:
     payload = without_missing({**RegistrationFactory.build(), **overrides})
-    response = anonymous.post("/auth/register", json=payload)
+    response = anonymous.post(REGISTER, json=payload)
     body = assert_problem(response, 422)
     assert field in {error["loc"][-1] for error in body["errors"]}
     assert all(set(error) == {"loc", "msg", "type"} for error in body["errors"])
@@ -79,7 +78,7 @@ def test_register_rejects_password_equal_to_identity(
 ) -> None:
     payload = RegistrationFactory.build()
     payload["admin_password"] = password_of(payload)
-    body = assert_problem(anonymous.post("/auth/register", json=payload), 422)
+    body = assert_problem(anonymous.post(REGISTER, json=payload), 422)
     assert body["errors"][0]["loc"][-1] in {"password", "admin_password"}
 
 
@@ -97,20 +96,20 @@ def test_register_conflicts_with_taken_identity(
     anonymous: ApiClient, tenant_a: Tenant, field: str, taken: Callable[[Tenant], str]
 ) -> None:
     payload = RegistrationFactory.build(**{field: taken(tenant_a)})
-    body = assert_problem(anonymous.post("/auth/register", json=payload), 409)
+    body = assert_problem(anonymous.post(REGISTER, json=payload), 409)
     assert field in body["detail"]
 
 
 def test_register_creates_tenant_and_its_admin(client: httpx.Client, anonymous: ApiClient) -> None:
     payload = RegistrationFactory.build()
-    response = anonymous.post("/auth/register", json=payload)
+    response = anonymous.post(REGISTER, json=payload)
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == {"tenant_id", "admin_user_id", "message"}
     assert body["message"] == "Tenant registered successfully"  # clients compare it
     assert payload["admin_password"] not in response.text
     logged_in = client.post(
-        "/auth/login",
+        LOGIN,
         json={"username": payload["admin_username"], "password": payload["admin_password"]},
     )
     assert logged_in.status_code == 200, logged_in.text
@@ -141,7 +140,7 @@ def test_register_creates_tenant_and_its_admin(client: httpx.Client, anonymous: 
     ],
 )
 def test_login_rejects_malformed_body(anonymous: ApiClient, request_kwargs: dict[str, Any]) -> None:
-    body = assert_problem(anonymous.post("/auth/login", **request_kwargs), 422)
+    body = assert_problem(anonymous.post(LOGIN, **request_kwargs), 422)
     assert body["errors"]
 
 
@@ -150,10 +149,10 @@ def test_login_unknown_user_and_wrong_password_answer_identically(
     anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
     unknown = anonymous.post(
-        "/auth/login", json={"username": f"ghost-{uuid.uuid4().hex}", "password": "Wr0ng-pass!"}
+        LOGIN, json={"username": f"ghost-{uuid.uuid4().hex}", "password": "Wr0ng-pass!"}
     )
     wrong = anonymous.post(
-        "/auth/login", json={"username": tenant_a.admin.username, "password": "Wr0ng-pass!"}
+        LOGIN, json={"username": tenant_a.admin.username, "password": "Wr0ng-pass!"}
     )
     assert assert_unauthorized(unknown) == assert_unauthorized(wrong)
     assert unknown.headers["www-authenticate"] == wrong.headers["www-authenticate"]
@@ -167,7 +166,7 @@ def test_login_of_deactivated_user_is_forbidden(
     assert_problem(login(client, tenant_a_member), 403)
     # Without the right password nothing tells that the account exists but is deactivated.
     wrong = client.post(
-        "/auth/login", json={"username": tenant_a_member.username, "password": "Wr0ng-pass!"}
+        LOGIN, json={"username": tenant_a_member.username, "password": "Wr0ng-pass!"}
     )
     assert_unauthorized(wrong)
 
@@ -181,9 +180,9 @@ def test_login_returns_bearer_token_pair(
 ) -> None:
     credentials = {"username": tenant_a.admin.username, "password": tenant_a.admin.password}
     if as_form:
-        response = anonymous.post("/auth/login", data={**credentials, "grant_type": "password"})
+        response = anonymous.post(LOGIN, data={**credentials, "grant_type": "password"})
     else:
-        response = anonymous.post("/auth/login", json=credentials)
+        response = anonymous.post(LOGIN, json=credentials)
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
@@ -212,7 +211,7 @@ def test_tokens_carry_the_contract_claims(tenant_a: Tenant, settings: Settings) 
 
 
 def test_refresh_rejects_missing_or_garbage_token(anonymous: ApiClient) -> None:
-    assert_problem(anonymous.post("/auth/refresh", json={}), 422)
+    assert_problem(anonymous.post(REFRESH, json={}), 422)
     assert_unauthorized(refresh(anonymous, "not-a-jwt"))
 
 
@@ -262,14 +261,14 @@ def test_refresh_token_reuse_revokes_session(
 
 
 def test_logout_requires_a_bearer_token(anonymous: ApiClient) -> None:
-    assert_unauthorized(anonymous.post("/auth/logout"))
+    assert_unauthorized(anonymous.post(LOGOUT))
 
 
 def test_logout_ends_only_that_session(
     client: httpx.Client, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
     other_session = login(client, tenant_a.admin).json()
-    response = tenant_a.admin.api.post("/auth/logout")
+    response = tenant_a.admin.api.post(LOGOUT)
     assert response.status_code == 204
     assert response.content == b""
 
@@ -284,7 +283,7 @@ def test_logout_with_another_session_refresh_token_ends_both(
 ) -> None:
     other = login(client, tenant_a.admin).json()
     body = {"refresh_token": other["refresh_token"]}
-    assert tenant_a.admin.api.post("/auth/logout", json=body).status_code == 204
+    assert tenant_a.admin.api.post(LOGOUT, json=body).status_code == 204
     assert_unauthorized(tenant_a.admin.api.get(USERS))
     assert_unauthorized(anonymous.get(USERS, headers=bearer(other["access_token"])))
     assert_unauthorized(refresh(anonymous, other["refresh_token"]))
@@ -308,7 +307,7 @@ def test_logout_with_a_bad_body_still_ends_the_session(
     status: int,
 ) -> None:
     tokens = tenant_a.admin.tokens
-    response = tenant_a.admin.api.post("/auth/logout", json=body(tokens))
+    response = tenant_a.admin.api.post(LOGOUT, json=body(tokens))
     assert response.status_code == status, response.text
     assert_unauthorized(tenant_a.admin.api.get(USERS))
     assert_unauthorized(refresh(anonymous, tokens["refresh_token"]))
@@ -318,7 +317,7 @@ def test_logout_with_another_users_refresh_token_ends_only_the_callers(
     anonymous: ApiClient, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     foreign = {"refresh_token": tenant_b.admin.tokens["refresh_token"]}
-    assert tenant_a.admin.api.post("/auth/logout", json=foreign).status_code == 204
+    assert tenant_a.admin.api.post(LOGOUT, json=foreign).status_code == 204
     assert_unauthorized(tenant_a.admin.api.get(USERS))
     assert tenant_b.admin.api.get(USERS).status_code == 200
     assert refresh(anonymous, tenant_b.admin.tokens["refresh_token"]).status_code == 200
@@ -341,7 +340,7 @@ def test_unknown_user_and_wrong_password_take_the_same_time(
 
     def timed(username: str) -> float:
         started = time.perf_counter()
-        response = client.post("/auth/login", json={"username": username, "password": "nope-x1"})
+        response = client.post(LOGIN, json={"username": username, "password": "nope-x1"})
         elapsed = time.perf_counter() - started
         assert response.status_code == 401
         return elapsed

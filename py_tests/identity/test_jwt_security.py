@@ -26,11 +26,11 @@ from app.main import create_app
 from py_tests.fixtures.clients import ApiClient, Member, Tenant, register_tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_unauthorized
+from py_tests.support.routes import USERS
 from py_tests.support.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
 
-USERS = "/api/v1/users"
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256"
 
 

@@ -23,6 +23,7 @@ from py_tests.fixtures.clients import Tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_problem, assert_unauthorized
 from py_tests.support.factories import RegistrationFactory
+from py_tests.support.routes import LOGIN, REFRESH, REGISTER, USERS
 from py_tests.support.spellings import fullwidth
 from py_tests.support.tokens import bearer, claims_of
 
@@ -47,7 +48,7 @@ class Account:
 def new_account(client: InProcessClient) -> Account:
     """A tenant admin that has never logged in: no device and no address known yet."""
     payload = RegistrationFactory.build()
-    assert client.post("/auth/register", json=payload).status_code == 201
+    assert client.post(REGISTER, json=payload).status_code == 201
     return Account(payload["admin_username"], payload["admin_password"])
 
 
@@ -58,9 +59,7 @@ def attempt(
     headers = {"X-Forwarded-For": address}
     if device is not None:
         headers["Cookie"] = f"{DEVICE_COOKIE}={device}"
-    return client.post(
-        "/auth/login", json={"username": username, "password": password}, headers=headers
-    )
+    return client.post(LOGIN, json={"username": username, "password": password}, headers=headers)
 
 
 def first_login(client: InProcessClient, account: Account, address: str = HOME) -> httpx.Response:
@@ -145,14 +144,13 @@ def test_a_neighbour_on_the_owners_address_cannot_spend_its_login_or_refresh(
     junk = {"refresh_token": "not-a-token"}
     headers = {"X-Forwarded-For": HOME}
     refreshes = [
-        client.post("/auth/refresh", json=junk, headers=headers).status_code
-        for _ in range(LIMIT + 1)
+        client.post(REFRESH, json=junk, headers=headers).status_code for _ in range(LIMIT + 1)
     ]
     assert refreshes == [401] * LIMIT + [429]
 
     logged_in = attempt(client, owner.username, owner.password, HOME, device)
     assert logged_in.status_code == 200, logged_in.text
-    refreshed = client.post("/auth/refresh", json={"refresh_token": refresh_token}, headers=headers)
+    refreshed = client.post(REFRESH, json={"refresh_token": refresh_token}, headers=headers)
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.headers["Cache-Control"] == "no-store"
 
@@ -203,7 +201,7 @@ def test_only_wrong_passwords_count(client: InProcessClient, tenant_a: Tenant) -
     """A deactivated member's right password (403) is no failed guess: however often it
     is sent, the wrong passwords still find the whole count free."""
     member = tenant_a.make_user()
-    assert tenant_a.admin.api.delete(f"/api/v1/users/{member.id}").status_code == 204
+    assert tenant_a.admin.api.delete(f"{USERS}/{member.id}").status_code == 204
     for n in range(LIMIT + 2):
         assert_problem(attempt(client, member.username, member.password, f"198.51.100.{n}"), 403)
     assert attack(client, member.username, LIMIT + 1) == [401] * LIMIT + [429]
@@ -226,7 +224,7 @@ async def test_concurrent_guesses_cannot_pass_the_limit_together(
     async def guess(n: int) -> int:
         credentials = {"username": ghost, "password": WRONG}
         headers = {"X-Forwarded-For": f"203.0.113.{n}"}
-        return (await http.post("/auth/login", json=credentials, headers=headers)).status_code
+        return (await http.post(LOGIN, json=credentials, headers=headers)).status_code
 
     statuses = await asyncio.gather(*(guess(n) for n in range(3 * LIMIT)))
     assert sorted(statuses) == [401] * LIMIT + [429] * (2 * LIMIT)
@@ -360,5 +358,5 @@ def test_only_a_valid_device_cookie_of_this_account_is_trusted(
 def test_a_device_cookie_is_neither_a_bearer_nor_a_refresh_token(client: InProcessClient) -> None:
     device = first_login(client, new_account(client)).cookies[DEVICE_COOKIE]
     client.cookies.clear()
-    assert_unauthorized(client.get("/api/v1/users", headers=bearer(device)))
-    assert_unauthorized(client.post("/auth/refresh", json={"refresh_token": device}))
+    assert_unauthorized(client.get(USERS, headers=bearer(device)))
+    assert_unauthorized(client.post(REFRESH, json={"refresh_token": device}))

@@ -20,10 +20,10 @@ from py_tests.fixtures.clients import Member, Tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.fixtures.operators import RunCli
 from py_tests.support.assertions import assert_unauthorized, wait_for
+from py_tests.support.routes import LOGIN, LOGOUT, REFRESH, USERS
 from py_tests.support.tokens import bearer, claims_of, refresh
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
-USERS = "/api/v1/users"
 
 
 # --- revocation across a restart -------------------------------------------------------
@@ -32,7 +32,7 @@ Revoke = Callable[[Tenant, Member], None]
 
 
 def _logout(tenant: Tenant, member: Member) -> None:
-    assert member.api.post("/auth/logout").status_code == 204
+    assert member.api.post(LOGOUT).status_code == 204
 
 
 def _reuse_refresh_token(tenant: Tenant, member: Member) -> None:
@@ -72,7 +72,7 @@ def test_revocation_survives_a_restart(
 
     with restarted(settings) as fresh:
         assert_unauthorized(fresh.get(USERS, headers=bearer(access)))
-        assert_unauthorized(fresh.post("/auth/refresh", json={"refresh_token": refresh_token}))
+        assert_unauthorized(fresh.post(REFRESH, json={"refresh_token": refresh_token}))
         # The admin's own session is untouched.
         assert fresh.get(USERS, headers=tenant_a.admin.api.headers).status_code == 200
 
@@ -88,12 +88,12 @@ async def test_concurrent_refreshes_of_one_token_give_at_most_one_pair(
 ) -> None:
     # A second login of the admin, whose refresh token five callers present at once.
     credentials = {"username": async_tenant_a.username, "password": async_tenant_a.password}
-    login = await async_client.post("/auth/login", json=credentials)
+    login = await async_client.post(LOGIN, json=credentials)
     assert login.status_code == 200, login.text
     token = login.json()["refresh_token"]
 
     answers = await asyncio.gather(
-        *(async_client.post("/auth/refresh", json={"refresh_token": token}) for _ in range(5))
+        *(async_client.post(REFRESH, json={"refresh_token": token}) for _ in range(5))
     )
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(200) <= 1
@@ -149,11 +149,11 @@ def test_deactivated_tenant_loses_its_sessions_and_logins(
     assert_unauthorized(tenant_a_member.api.get(USERS))
     assert_unauthorized(tenant_a.admin.api.get(USERS))
     login = {"username": tenant_a_member.username, "password": tenant_a_member.password}
-    assert client.post("/auth/login", json=login).status_code == 403
+    assert client.post(LOGIN, json=login).status_code == 403
     assert tenant_b.admin.api.get(USERS).status_code == 200
 
     assert run_cli("tenant", "activate", tenant_a.id) == 0
-    assert client.post("/auth/login", json=login).status_code == 200
+    assert client.post(LOGIN, json=login).status_code == 200
 
 
 @pytest.mark.inprocess
@@ -184,7 +184,7 @@ def test_login_rehashes_a_password_made_with_old_parameters(
 
     with restarted(settings, password_hash_time_cost=2) as fresh:
         login = {"username": tenant_a_member.username, "password": tenant_a_member.password}
-        assert fresh.post("/auth/login", json=login).status_code == 200
+        assert fresh.post(LOGIN, json=login).status_code == 200
         after = fresh.call(stored_hash, runtime_of(fresh).db)
     assert ",t=2," in after
     assert after != before

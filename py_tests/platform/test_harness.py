@@ -20,6 +20,7 @@ from starlette.routing import Route
 from app.db.models import AuthSession
 from py_tests.fixtures.clients import SEEDED_TENANT, Tenant
 from py_tests.fixtures.inprocess import asgi_client, started
+from py_tests.support.routes import LOGOUT, REFRESH
 
 
 @pytest.mark.concurrency
@@ -64,10 +65,10 @@ def test_tenant_a_is_a_copy_of_the_seed_and_what_the_test_does_stays_in_it(
     assert request.node.stash[SEEDED_TENANT].id == tenant_a.id
     token = tenant_a.admin.tokens["refresh_token"]
     refresh = jwt.decode(token, options={"verify_signature": False})
-    refreshed = tenant_a.admin.api.post("/auth/refresh", json={"refresh_token": token})
+    refreshed = tenant_a.admin.api.post(REFRESH, json={"refresh_token": token})
     assert refreshed.status_code == 200, refreshed.text
     tenant_a.admin.api.authenticate(refreshed.json()["access_token"])
-    assert tenant_a.admin.api.post("/auth/logout").status_code == 204
+    assert tenant_a.admin.api.post(LOGOUT).status_code == 204
 
     # The seed, which later tests are copied from, still holds the session unrotated.
     assert asyncio.run(_sessions(database_source)) == [(refresh["jti"], None)]

@@ -11,6 +11,21 @@ import pytest
 from app.config import Settings
 from app.schemas import Health
 from py_tests.support.assertions import assert_problem
+from py_tests.support.routes import (
+    BULK,
+    FILE,
+    HEALTH,
+    LOGIN,
+    LOGOUT,
+    OPENAPI,
+    READY,
+    REFRESH,
+    REGISTER,
+    STATS,
+    TENANTS,
+    USER,
+    USERS,
+)
 
 pytestmark = pytest.mark.smoke
 
@@ -33,9 +48,9 @@ def test_unknown_route_is_a_404_problem(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        pytest.param("DELETE", "/health", "GET", id="delete-health"),
-        pytest.param("POST", "/ready", "GET", id="post-ready"),
-        pytest.param("GET", "/auth/login", "POST", id="get-login"),
+        pytest.param("DELETE", HEALTH, "GET", id="delete-health"),
+        pytest.param("POST", READY, "GET", id="post-ready"),
+        pytest.param("GET", LOGIN, "POST", id="get-login"),
     ],
 )
 def test_wrong_method_is_a_405_problem(
@@ -52,11 +67,11 @@ def test_wrong_method_is_a_405_problem(
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [
-        pytest.param("GET", "/health", 200, id="success"),
+        pytest.param("GET", HEALTH, 200, id="success"),
         pytest.param("GET", "/nowhere", 404, id="unknown-route"),
-        pytest.param("DELETE", "/health", 405, id="wrong-method"),
-        pytest.param("GET", "/api/v1/users", 401, id="unauthenticated"),
-        pytest.param("POST", "/auth/register", 422, id="invalid-body"),
+        pytest.param("DELETE", HEALTH, 405, id="wrong-method"),
+        pytest.param("GET", USERS, 401, id="unauthenticated"),
+        pytest.param("POST", REGISTER, 422, id="invalid-body"),
     ],
 )
 def test_every_answer_carries_request_id_and_nosniff(
@@ -81,7 +96,7 @@ def test_every_answer_carries_request_id_and_nosniff(
     ],
 )
 def test_insane_request_id_is_replaced(client: httpx.Client, request_id: str) -> None:
-    response = client.get("/health", headers={"X-Request-ID": request_id})
+    response = client.get(HEALTH, headers={"X-Request-ID": request_id})
     assert response.status_code == 200
     echoed = response.headers["x-request-id"]
     assert echoed != request_id
@@ -89,7 +104,7 @@ def test_insane_request_id_is_replaced(client: httpx.Client, request_id: str) ->
 
 
 def test_fresh_request_ids_differ_between_requests(client: httpx.Client) -> None:
-    first, second = client.get("/health"), client.get("/health")
+    first, second = client.get(HEALTH), client.get(HEALTH)
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
 
@@ -102,7 +117,7 @@ def test_fresh_request_ids_differ_between_requests(client: httpx.Client) -> None
     ],
 )
 def test_sane_request_id_is_echoed(client: httpx.Client, request_id: str) -> None:
-    response = client.get("/health", headers={"X-Request-ID": request_id})
+    response = client.get(HEALTH, headers={"X-Request-ID": request_id})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == request_id
 
@@ -110,13 +125,13 @@ def test_sane_request_id_is_echoed(client: httpx.Client, request_id: str) -> Non
 # --- probes -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/health", "/ready", "/openapi.json", "/docs"])
+@pytest.mark.parametrize("path", [HEALTH, READY, OPENAPI, "/docs"])
 def test_probes_and_docs_are_never_rate_limited(client: httpx.Client, path: str) -> None:
     responses = [client.get(path) for _ in range(15)]
     assert [r.status_code for r in responses] == [200] * 15
     assert all(not rate_limit_headers(r) for r in responses)
     # The control: a limited endpoint does carry the headers on the same client.
-    limited = client.post("/auth/login", json={"username": "nobody", "password": "Wr0ng-pass!"})
+    limited = client.post(LOGIN, json={"username": "nobody", "password": "Wr0ng-pass!"})
     assert limited.status_code == 401
     assert "x-ratelimit-limit" in rate_limit_headers(limited)
 
@@ -124,7 +139,7 @@ def test_probes_and_docs_are_never_rate_limited(client: httpx.Client, path: str)
 def test_health_reports_status_environment_version_and_time(
     client: httpx.Client, settings: Settings
 ) -> None:
-    response = client.get("/health")
+    response = client.get(HEALTH)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -139,13 +154,13 @@ def test_health_reports_status_environment_version_and_time(
 
 
 def test_health_needs_no_token(client: httpx.Client) -> None:
-    response = client.get("/health", headers={"Authorization": "Bearer not-a-token"})
+    response = client.get(HEALTH, headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
 
 
 def test_ready_when_the_database_answers(client: httpx.Client) -> None:
-    response = client.get("/ready")
+    response = client.get(READY)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"
@@ -155,25 +170,25 @@ def test_ready_when_the_database_answers(client: httpx.Client) -> None:
 # --- the OpenAPI document -----------------------------------------------------------
 
 DECLARED_ERRORS = [
-    ("get", "/api/v1/users", {"401", "422", "429"}),
-    ("post", "/api/v1/users", {"401", "403", "409", "422", "429"}),
-    ("post", "/api/v1/users/bulk", {"401", "403", "409", "422", "429"}),
-    ("get", "/api/v1/users/{user_id}", {"401", "404", "429"}),
-    ("put", "/api/v1/users/{user_id}", {"401", "403", "404", "409", "422", "429"}),
-    ("delete", "/api/v1/users/{user_id}", {"401", "403", "404", "409", "429"}),
-    ("get", "/api/v1/admin/tenants", {"401", "403", "429"}),
-    ("get", "/api/v1/admin/stats", {"401", "403", "429"}),
-    ("post", "/auth/register", {"409", "422", "429"}),
-    ("post", "/auth/login", {"401", "403", "422", "429"}),
-    ("post", "/auth/refresh", {"401", "422", "429"}),
-    ("post", "/auth/logout", {"401", "429"}),
-    ("get", "/ready", {"503"}),
+    ("get", USERS, {"401", "422", "429"}),
+    ("post", USERS, {"401", "403", "409", "422", "429"}),
+    ("post", BULK, {"401", "403", "409", "422", "429"}),
+    ("get", USER, {"401", "404", "429"}),
+    ("put", USER, {"401", "403", "404", "409", "422", "429"}),
+    ("delete", USER, {"401", "403", "404", "409", "429"}),
+    ("get", TENANTS, {"401", "403", "429"}),
+    ("get", STATS, {"401", "403", "429"}),
+    ("post", REGISTER, {"409", "422", "429"}),
+    ("post", LOGIN, {"401", "403", "422", "429"}),
+    ("post", REFRESH, {"401", "422", "429"}),
+    ("post", LOGOUT, {"401", "429"}),
+    ("get", READY, {"503"}),
 ]
 
 
 @pytest.fixture
 def openapi(client: httpx.Client) -> dict[str, Any]:
-    response = client.get("/openapi.json")
+    response = client.get(OPENAPI)
     assert response.status_code == 200
     document: dict[str, Any] = response.json()
     return document
@@ -193,12 +208,11 @@ def test_openapi_declares_error_statuses(
 
 
 def test_openapi_login_accepts_json_and_oauth2_form(openapi: dict[str, Any]) -> None:
-    content = openapi["paths"]["/auth/login"]["post"]["requestBody"]["content"]
+    content = openapi["paths"][LOGIN]["post"]["requestBody"]["content"]
     assert {"application/json", "application/x-www-form-urlencoded"} <= set(content)
     schemes = openapi["components"]["securitySchemes"]
     assert any(
-        s.get("flows", {}).get("password", {}).get("tokenUrl") == "/auth/login"
-        for s in schemes.values()
+        s.get("flows", {}).get("password", {}).get("tokenUrl") == LOGIN for s in schemes.values()
     )
 
 
@@ -218,16 +232,16 @@ def test_openapi_states_the_limits_of_the_settings_the_app_runs_with(
 ) -> None:
     """The document is built once per app from its routes; each start-up's settings
     still write their own limits into it."""
-    listing = openapi["paths"]["/api/v1/users"]["get"]["parameters"]
+    listing = openapi["paths"][USERS]["get"]["parameters"]
     page_size = next(p for p in listing if p["name"] == "page_size")["schema"]
     integers = [v for v in page_size.get("anyOf", [page_size]) if v.get("type") == "integer"]
     assert [v["maximum"] for v in integers] == [page_size_maximum]
-    download = openapi["paths"]["/api/v1/files/{file_id}"]["get"]["responses"]["200"]
+    download = openapi["paths"][FILE]["get"]["responses"]["200"]
     assert set(download["content"]) == set(download_types)
 
 
 @pytest.mark.security
 def test_a_trailing_slash_is_not_redirected_to_the_callers_host(client: httpx.Client) -> None:
-    response = client.get("/api/v1/users/", headers={"Host": "evil.example"})
+    response = client.get(f"{USERS}/", headers={"Host": "evil.example"})
     assert response.status_code in {401, 404}, response.status_code
     assert "location" not in response.headers

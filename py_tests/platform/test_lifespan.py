@@ -25,6 +25,7 @@ from py_tests.fixtures.app import (
 from py_tests.fixtures.clients import Tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import wait_for
+from py_tests.support.routes import HEALTH
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 OPEN_DELAY_S = 0.2
@@ -59,7 +60,7 @@ def test_start_up_sweeps_orphans_and_purges_expired_sessions_when_on(
     assert (stored_keys(client), session_count(client)) == ([orphan], 1)
 
     with restarted(settings, startup_housekeeping=housekeeping, orphan_grace_seconds=0) as fresh:
-        assert fresh.get("/health").status_code == 200
+        assert fresh.get(HEALTH).status_code == 200
 
     left = (stored_keys(client), session_count(client))
     assert left == (([], 0) if housekeeping else ([orphan], 1))
@@ -91,7 +92,7 @@ def test_shutdown_during_the_start_up_cleanup_leaves_no_connection_behind(
     before = aiosqlite_threads()
     with InProcessClient(app) as client:
         # Served without the database; meanwhile the cleanup starts opening a connection.
-        assert client.get("/health").status_code == 200
+        assert client.get(HEALTH).status_code == 200
     wait_for(
         lambda: not aiosqlite_threads() - before, deadline_s=10 * OPEN_DELAY_S, interval_s=0.02
     )

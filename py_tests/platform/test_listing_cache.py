@@ -22,6 +22,7 @@ from py_tests.fixtures.app import runtime_of
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_problem, assert_unauthorized, wait_for
+from py_tests.support.routes import FILES, LOGOUT, UPLOAD, USERS
 
 # Session states kept for a minute: a test never depends on one still being kept, and
 # each guard of the lane is then the only thing between a caller and a kept page.
@@ -30,8 +31,8 @@ pytestmark = [
     pytest.mark.inprocess,
     pytest.mark.settings(session_cache_seconds=60),
 ]
-PAGE = "/api/v1/users?page=1&page_size=5"
-FILES = "/api/v1/files?page=1&page_size=5"
+PAGE = f"{USERS}?page=1&page_size=5"
+FILES_PAGE = f"{FILES}?page=1&page_size=5"
 
 
 @contextmanager
@@ -67,7 +68,7 @@ def kept_page(client: InProcessClient, api: ApiClient, url: str = PAGE) -> httpx
 
 def known_session(api: Any, member: Member) -> None:
     """A call that keeps the caller's session state and commits nothing."""
-    assert api.get(f"/api/v1/users/{member.id}").status_code == 200
+    assert api.get(f"{USERS}/{member.id}").status_code == 200
 
 
 def test_an_unchanged_page_is_answered_from_memory_as_the_route_answers_it(
@@ -123,15 +124,15 @@ def test_a_commit_by_another_process_is_seen_by_the_next_call(
 def test_a_file_upload_is_seen_by_the_next_call(
     sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
-    empty = kept_page(client, tenant_a.admin.api, FILES).json()
+    empty = kept_page(client, tenant_a.admin.api, FILES_PAGE).json()
     assert empty["total_count"] == 0
     uploaded = tenant_a.admin.api.post(
-        "/api/v1/files/upload", files={"file": ("notes.txt", b"kept pages", "text/plain")}
+        UPLOAD, files={"file": ("notes.txt", b"kept pages", "text/plain")}
     )
     assert uploaded.status_code == 201, uploaded.text
     known_session(tenant_a.admin.api, tenant_a.admin)
 
-    body = tenant_a.admin.api.get(FILES).json()
+    body = tenant_a.admin.api.get(FILES_PAGE).json()
 
     assert [f["id"] for f in body["data"]] == [uploaded.json()["id"]]
 
@@ -140,7 +141,7 @@ def test_a_session_ended_by_logout_is_refused_while_its_page_is_kept(
     sqlite_path: str, client: InProcessClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     kept_page(client, tenant_a_member.api)
-    assert tenant_a_member.api.post("/auth/logout").status_code == 204
+    assert tenant_a_member.api.post(LOGOUT).status_code == 204
     kept_page(client, tenant_a.admin.api)  # the same page, kept again after the logout
 
     assert_unauthorized(tenant_a_member.api.get(PAGE))
@@ -150,7 +151,7 @@ def test_a_deactivated_member_is_refused_while_its_page_is_kept(
     sqlite_path: str, client: InProcessClient, tenant_a: Tenant, tenant_a_member: Member
 ) -> None:
     kept_page(client, tenant_a_member.api)
-    assert tenant_a.admin.api.delete(f"/api/v1/users/{tenant_a_member.id}").status_code == 204
+    assert tenant_a.admin.api.delete(f"{USERS}/{tenant_a_member.id}").status_code == 204
     kept_page(client, tenant_a.admin.api)  # the same page, kept again after the change
 
     assert_unauthorized(tenant_a_member.api.get(PAGE))
@@ -193,7 +194,7 @@ def test_an_answer_from_memory_is_logged_as_a_routed_one(
 
     fields = records[-1].fields  # type: ignore[attr-defined]
     assert fields["request_id"] == answer.headers["x-request-id"]
-    assert (fields["route"], fields["status"]) == ("/api/v1/users", 200)
+    assert (fields["route"], fields["status"]) == (USERS, 200)
     assert (fields["tenant"], fields["user"]) == (tenant_a.id, tenant_a.admin.id)
 
 
@@ -314,7 +315,7 @@ def test_kept_pages_stay_within_their_bounds_whatever_the_query_strings(
     try:
         for n in range(MAX_ENTRIES + 10):
             query = f"page=1&pad={n}{'x' * 4000}".encode()
-            cache.put(("/api/v1/users", tenant, query), b"{}", cache.stamp())
+            cache.put((USERS, tenant, query), b"{}", cache.stamp())
             entries, kept = cache.size
             assert entries <= MAX_ENTRIES
             assert kept <= MAX_BYTES

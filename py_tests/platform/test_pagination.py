@@ -7,10 +7,10 @@ import pytest
 
 from py_tests.fixtures.clients import ApiClient
 from py_tests.support.factories import user_payloads
+from py_tests.support.routes import USERS
 
 pytestmark = pytest.mark.pagination
 
-USERS = "/api/v1/users"
 CREATED = 25
 TOTAL = CREATED + 1  # the tenant's admin comes first
 

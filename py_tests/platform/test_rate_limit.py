@@ -16,12 +16,24 @@ from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant, register_tenant
 from py_tests.support.assertions import assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, user_payloads
-from py_tests.support.routes import LIMITED_PREFIXES, routes
+from py_tests.support.routes import (
+    FILE,
+    FILES,
+    LIMITED_PREFIXES,
+    LOGIN,
+    LOGOUT,
+    REFRESH,
+    REGISTER,
+    STATS,
+    TENANTS,
+    UPLOAD,
+    USERS,
+    route_table,
+)
 from py_tests.support.samples import text
 
 pytestmark = pytest.mark.rate_limit
 LIMIT = 10
-USERS = "/api/v1/users"
 
 Attempt = Callable[[int], httpx.Response]
 
@@ -43,14 +55,12 @@ class Env:
     def registered(self) -> dict[str, Any]:
         """A tenant registered without logging in, so /auth/login starts unspent."""
         payload: dict[str, Any] = RegistrationFactory.build()
-        assert self.client.post("/auth/register", json=payload).status_code == 201
+        assert self.client.post(REGISTER, json=payload).status_code == 201
         return payload
 
     def uploads(self, count: int) -> list[str]:
         files = [("n.txt", text(), "text/plain") for _ in range(count)]
-        return [
-            self.admin().post("/api/v1/files/upload", files={"file": f}).json()["id"] for f in files
-        ]
+        return [self.admin().post(UPLOAD, files={"file": f}).json()["id"] for f in files]
 
 
 def _login(env: Env) -> Attempt:
@@ -60,7 +70,7 @@ def _login(env: Env) -> Attempt:
 
     def attempt(i: int) -> httpx.Response:
         env.client.cookies.clear()
-        return env.client.post("/auth/login", json=creds)
+        return env.client.post(LOGIN, json=creds)
 
     return attempt
 
@@ -68,10 +78,10 @@ def _login(env: Env) -> Attempt:
 def _refresh(env: Env) -> Attempt:
     p = env.registered()
     creds = {"username": p["admin_username"], "password": p["admin_password"]}
-    tokens = [env.client.post("/auth/login", json=creds).json()["refresh_token"]]
+    tokens = [env.client.post(LOGIN, json=creds).json()["refresh_token"]]
 
     def attempt(i: int) -> httpx.Response:
-        response = env.client.post("/auth/refresh", json={"refresh_token": tokens[-1]})
+        response = env.client.post(REFRESH, json={"refresh_token": tokens[-1]})
         if response.status_code == 200:
             tokens.append(response.json()["refresh_token"])
         return response
@@ -83,9 +93,9 @@ def _logout(env: Env) -> Attempt:
     p = env.registered()
     creds = {"username": p["admin_username"], "password": p["admin_password"]}
     # Logouts count against their user (a session of its own each time).
-    sessions = [env.client.post("/auth/login", json=creds).json() for _ in range(LIMIT + 1)]
+    sessions = [env.client.post(LOGIN, json=creds).json() for _ in range(LIMIT + 1)]
     return lambda i: env.client.post(
-        "/auth/logout", headers={"Authorization": f"Bearer {sessions[i]['access_token']}"}
+        LOGOUT, headers={"Authorization": f"Bearer {sessions[i]['access_token']}"}
     )
 
 
@@ -97,29 +107,27 @@ def _delete_users(env: Env) -> Attempt:
 def _delete_files(env: Env) -> Attempt:
     # Ten uploads spend the upload bucket exactly; the eleventh id is never looked up.
     ids = [*env.uploads(LIMIT), str(uuid.uuid4())]
-    return lambda i: env.admin().delete(f"/api/v1/files/{ids[i]}")
+    return lambda i: env.admin().delete(f"{FILES}/{ids[i]}")
 
 
 def _get_file(env: Env) -> Attempt:
     file_id = env.uploads(1)[0]
-    return lambda i: env.admin().get(f"/api/v1/files/{file_id}")
+    return lambda i: env.admin().get(f"{FILES}/{file_id}")
 
 
 def _upload(env: Env) -> Attempt:
-    return lambda i: env.admin().post(
-        "/api/v1/files/upload", files={"file": ("n.txt", text(), "text/plain")}
-    )
+    return lambda i: env.admin().post(UPLOAD, files={"file": ("n.txt", text(), "text/plain")})
 
 
 # (method, route template) -> (build the attempts, the status each allowed attempt gets)
 SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
-    ("POST", "/auth/register"): (
-        lambda env: lambda i: env.client.post("/auth/register", json=RegistrationFactory.build()),
+    ("POST", REGISTER): (
+        lambda env: lambda i: env.client.post(REGISTER, json=RegistrationFactory.build()),
         201,
     ),
-    ("POST", "/auth/login"): (_login, 200),
-    ("POST", "/auth/refresh"): (_refresh, 200),
-    ("POST", "/auth/logout"): (_logout, 204),
+    ("POST", LOGIN): (_login, 200),
+    ("POST", REFRESH): (_refresh, 200),
+    ("POST", LOGOUT): (_logout, 204),
     ("GET", USERS): (lambda env: lambda i: env.admin().get(USERS), 200),
     ("POST", USERS): (
         lambda env: lambda i: env.admin().post(USERS, json=UserPayloadFactory.build()),
@@ -142,23 +150,23 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
         200,
     ),
     ("DELETE", f"{USERS}/{{user_id}}"): (_delete_users, 204),
-    ("POST", "/api/v1/files/upload"): (_upload, 201),
-    ("GET", "/api/v1/files"): (lambda env: lambda i: env.admin().get("/api/v1/files"), 200),
-    ("GET", "/api/v1/files/{file_id}"): (_get_file, 200),
-    ("DELETE", "/api/v1/files/{file_id}"): (_delete_files, 204),
-    ("GET", "/api/v1/admin/tenants"): (
-        lambda env: lambda i: env.admin().get("/api/v1/admin/tenants"),
+    ("POST", UPLOAD): (_upload, 201),
+    ("GET", FILES): (lambda env: lambda i: env.admin().get(FILES), 200),
+    ("GET", FILE): (_get_file, 200),
+    ("DELETE", FILE): (_delete_files, 204),
+    ("GET", TENANTS): (
+        lambda env: lambda i: env.admin().get(TENANTS),
         200,
     ),
-    ("GET", "/api/v1/admin/stats"): (
-        lambda env: lambda i: env.admin().get("/api/v1/admin/stats"),
+    ("GET", STATS): (
+        lambda env: lambda i: env.admin().get(STATS),
         200,
     ),
 }
 
 
 def test_every_limited_route_has_a_scenario(client: httpx.Client) -> None:
-    assert routes(client, *LIMITED_PREFIXES) == set(SCENARIOS)
+    assert route_table(client, *LIMITED_PREFIXES) == set(SCENARIOS)
 
 
 @pytest.mark.parametrize("route", sorted(SCENARIOS), ids=[f"{m} {p}" for m, p in sorted(SCENARIOS)])
@@ -185,8 +193,8 @@ def exhaust(api: ApiClient, path: str) -> None:
 
 def test_buckets_are_per_endpoint(tenant_a_admin: ApiClient) -> None:
     exhaust(tenant_a_admin, USERS)
-    assert tenant_a_admin.get("/api/v1/files").status_code == 200
-    assert tenant_a_admin.get("/api/v1/admin/stats").status_code == 200
+    assert tenant_a_admin.get(FILES).status_code == 200
+    assert tenant_a_admin.get(STATS).status_code == 200
 
 
 @pytest.mark.tenant_isolation
@@ -201,7 +209,7 @@ def test_buckets_are_per_user_and_per_tenant(
 @pytest.mark.security
 def test_calls_a_role_may_not_make_are_limited_too(tenant_a_user: ApiClient) -> None:
     """Probing a forbidden route is paced like any other call: the limit comes first."""
-    statuses = [tenant_a_user.get("/api/v1/admin/tenants").status_code for _ in range(11)]
+    statuses = [tenant_a_user.get(TENANTS).status_code for _ in range(11)]
     assert statuses == [403] * LIMIT + [429]
 
 
@@ -245,7 +253,7 @@ def test_the_window_moves_and_admits_again(
 
 def login_from(client: httpx.Client, payload: dict[str, str], address: str) -> httpx.Response:
     credentials = {"username": payload["admin_username"], "password": payload["admin_password"]}
-    return client.post("/auth/login", json=credentials, headers={"X-Forwarded-For": address})
+    return client.post(LOGIN, json=credentials, headers={"X-Forwarded-For": address})
 
 
 @pytest.mark.security
@@ -256,7 +264,7 @@ def test_logins_of_one_account_are_limited_per_address_only(client: httpx.Client
     (test_login_guard.py), so its owner's logins from more addresses than the limit all
     pass."""
     account = RegistrationFactory.build()
-    assert client.post("/auth/register", json=account).status_code == 201
+    assert client.post(REGISTER, json=account).status_code == 201
     statuses = [login_from(client, account, f"203.0.113.{n}").status_code for n in range(LIMIT + 1)]
     assert statuses == [200] * (LIMIT + 1)
 
@@ -267,7 +275,7 @@ def test_forwarded_for_is_ignored_from_untrusted_peers(client: httpx.Client) -> 
     """Without trusted proxies, X-Forwarded-For cannot buy a fresh per-address bucket."""
     statuses = [
         client.post(
-            "/auth/register",
+            REGISTER,
             json=RegistrationFactory.build(),
             headers={"X-Forwarded-For": f"198.51.100.{n}"},
         ).status_code

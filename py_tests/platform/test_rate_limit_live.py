@@ -16,10 +16,10 @@ from harness.accounts import new_tenant_admin, new_tenant_credentials
 from harness.live_server import LiveServer
 from harness.redis_server import RedisServer
 from py_tests.support.assertions import wait_for
+from py_tests.support.routes import HEALTH, LOGIN, LOGOUT, READY, USERS
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.integration, pytest.mark.slow]
 LIMIT = 10
-USERS = "/api/v1/users"
 RECOVERY_DEADLINE_S = 20.0
 LOGIN_LIMIT = 3
 FAST_HASHING = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024"}
@@ -90,14 +90,14 @@ def test_redis_outage_is_survived_and_healed(redis_server: RedisServer, fail_ope
         assert [r.status_code for r in during] == [expected] * (LIMIT + 2)
         if not fail_open:
             assert during[0].headers["content-type"].startswith("application/problem+json")
-        assert http.get("/ready").status_code == 503
-        assert http.get("/health").status_code == 200
+        assert http.get(READY).status_code == 503
+        assert http.get(HEALTH).status_code == 200
         if fail_open:  # revocation lives in the database, so it holds without Redis
-            assert http.post("/auth/logout").status_code == 204
+            assert http.post(LOGOUT).status_code == 204
             assert http.get(USERS).status_code == 401
 
         redis_server.start()
-        wait_for(lambda: http.get("/ready").status_code == 200, RECOVERY_DEADLINE_S)
+        wait_for(lambda: http.get(READY).status_code == 200, RECOVERY_DEADLINE_S)
         http.headers.update(new_tenant_admin(server.base_url))
         # Limiting is back: the fresh Redis counts from zero and stops the eleventh call.
         statuses = [http.get(USERS).status_code for _ in range(LIMIT + 1)]
@@ -113,16 +113,16 @@ def test_failed_logins_are_still_counted_with_redis_stopped(redis_server: RedisS
         attacker = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
         username, password = new_tenant_credentials(server.base_url)
         right = {"username": username, "password": password}
-        assert owner.post("/auth/login", json=right).status_code == 200  # sets its cookie
+        assert owner.post(LOGIN, json=right).status_code == 200  # sets its cookie
 
         redis_server.stop()
         guess = {"username": username, "password": "Wr0ng-guess!"}
-        statuses = [attacker.post("/auth/login", json=guess).status_code for _ in range(5)]
+        statuses = [attacker.post(LOGIN, json=guess).status_code for _ in range(5)]
         assert statuses == [401] * LOGIN_LIMIT + [429] * (5 - LOGIN_LIMIT)
-        assert attacker.post("/auth/login", json=right).status_code == 429
+        assert attacker.post(LOGIN, json=right).status_code == 429
         # The owner's device cookie needs no storage to be believed.
-        assert owner.post("/auth/login", json=right).status_code == 200
-        assert owner.get("/ready").status_code == 503
+        assert owner.post(LOGIN, json=right).status_code == 200
+        assert owner.get(READY).status_code == 503
 
 
 @pytest.mark.reliability
@@ -139,7 +139,7 @@ def test_a_frozen_redis_costs_one_timeout_not_one_per_call(redis_server: RedisSe
         try:
             started = time.monotonic()
             listed = [http.get(USERS).status_code for _ in range(10)]
-            logins = [http.post("/auth/login", json=ghost).status_code for _ in range(10)]
+            logins = [http.post(LOGIN, json=ghost).status_code for _ in range(10)]
             elapsed = time.monotonic() - started
         finally:
             redis_server.thaw()
@@ -147,7 +147,7 @@ def test_a_frozen_redis_costs_one_timeout_not_one_per_call(redis_server: RedisSe
         assert logins == [401] * LOGIN_LIMIT + [429] * (10 - LOGIN_LIMIT)
         assert elapsed < 2.0, f"20 calls took {elapsed:.2f} s; a timeout is 0.5 s"
 
-        wait_for(lambda: http.get("/ready").status_code == 200, RECOVERY_DEADLINE_S)
+        wait_for(lambda: http.get(READY).status_code == 200, RECOVERY_DEADLINE_S)
         log = server.log_path.read_text()
         assert log.count("rate limit storage unreachable") == 1
         assert log.count("rate limit storage is back") == 1

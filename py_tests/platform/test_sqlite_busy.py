@@ -12,6 +12,7 @@ from app.db import sqlite
 from py_tests.fixtures.clients import ApiClient
 from py_tests.support.assertions import assert_problem
 from py_tests.support.factories import UserPayloadFactory
+from py_tests.support.routes import USERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.inprocess]
 
@@ -38,11 +39,11 @@ def test_a_write_that_cannot_get_the_lock_is_unavailable_and_can_be_retried(
     short_busy_timeout: None, tenant_a_admin: ApiClient, write_lock_held: sqlite3.Connection
 ) -> None:
     payload = UserPayloadFactory.build()
-    assert_problem(tenant_a_admin.post("/api/v1/users", json=payload), 503)
-    assert tenant_a_admin.get("/api/v1/users").status_code == 200  # reads go on meanwhile
+    assert_problem(tenant_a_admin.post(USERS, json=payload), 503)
+    assert tenant_a_admin.get(USERS).status_code == 200  # reads go on meanwhile
 
     write_lock_held.execute("ROLLBACK")
-    created = tenant_a_admin.post("/api/v1/users", json=payload)
+    created = tenant_a_admin.post(USERS, json=payload)
     assert created.status_code == 201, created.text
-    usernames = [u["username"] for u in tenant_a_admin.get("/api/v1/users").json()["data"]]
+    usernames = [u["username"] for u in tenant_a_admin.get(USERS).json()["data"]]
     assert usernames.count(payload["username"]) == 1

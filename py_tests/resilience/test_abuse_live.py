@@ -18,10 +18,10 @@ import pytest
 from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer
 from harness.postgres_server import PostgresServer
+from py_tests.support.routes import LOGIN, UPLOAD, USERS
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.concurrency]
 
-USERS = "/api/v1/users"
 # SQLAlchemy's default pool is 5 + 10 connections per worker: 30 for two workers.
 SLOW_UPLOADS = 40
 STALLED_DOWNLOADS = 20
@@ -119,12 +119,10 @@ def test_slow_clients_do_not_stall_another_tenant(server: LiveServer) -> None:
             member = {"username": f"a{tag}", "email": f"a{tag}@abuse.example.org"}
             password = f"Pw-{tag}-abuse"
             assert http.post(USERS, json={**member, "password": password}).status_code == 201
-            login = http.post(
-                "/auth/login", json={"username": member["username"], "password": password}
-            )
+            login = http.post(LOGIN, json={"username": member["username"], "password": password})
             accounts.append(f"Bearer {login.json()['access_token']}")
         big = random.randbytes(8 * 1024 * 1024 // 2).hex()[: 8 * 1024 * 1024].encode()
-        stored = http.post("/api/v1/files/upload", files={"file": ("big.txt", big, "text/plain")})
+        stored = http.post(UPLOAD, files={"file": ("big.txt", big, "text/plain")})
         assert stored.status_code == 201, stored.text
         file_id = stored.json()["id"]
 
@@ -154,7 +152,7 @@ def test_slow_clients_do_not_stall_another_tenant(server: LiveServer) -> None:
         failures: list[str] = []
         deadline = time.monotonic() + MEASURE_S
         calls: dict[str, Callable[[], httpx.Response]] = {
-            "login": lambda: http.post("/auth/login", json=victim_login),
+            "login": lambda: http.post(LOGIN, json=victim_login),
             "create": lambda: http.post(USERS, json=_new_member()),
             "list": lambda: http.get(USERS),
         }

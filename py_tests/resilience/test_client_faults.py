@@ -8,15 +8,16 @@ import pytest
 from app.body_limit import MAX_JSON_BODY_BYTES
 from py_tests.fixtures.clients import ApiClient
 from py_tests.support.assertions import assert_problem
+from py_tests.support.routes import BULK, FILES, HEALTH, LOGIN, REFRESH, REGISTER, UPLOAD, USERS
 
 pytestmark = pytest.mark.security
 
 JSON_ROUTES = [
-    ("POST", "/auth/register"),
-    ("POST", "/auth/login"),
-    ("POST", "/auth/refresh"),
-    ("POST", "/api/v1/users"),
-    ("POST", "/api/v1/users/bulk"),
+    ("POST", REGISTER),
+    ("POST", LOGIN),
+    ("POST", REFRESH),
+    ("POST", USERS),
+    ("POST", BULK),
 ]
 DEPTH = 100_000
 NESTED = {
@@ -34,7 +35,7 @@ def test_deeply_nested_json_is_invalid_input(
 ) -> None:
     response = tenant_a_admin.request(method, path, content=NESTED[shape], headers=JSON)
     assert_problem(response, 422)
-    assert tenant_a_admin.get("/health").status_code == 200
+    assert tenant_a_admin.get(HEALTH).status_code == 200
 
 
 @pytest.mark.parametrize(("method", "path"), JSON_ROUTES)
@@ -58,13 +59,13 @@ def test_a_streamed_body_without_length_is_cut_at_the_ceiling(
             sent += 64 * 1024
             yield b" " * (64 * 1024)
 
-    response = tenant_a_admin.post("/api/v1/users/bulk", content=chunks(), headers=JSON)
+    response = tenant_a_admin.post(BULK, content=chunks(), headers=JSON)
     assert_problem(response, 413)
 
 
 def test_a_body_under_the_ceiling_reaches_validation(tenant_a_admin: ApiClient) -> None:
     body = b"[" + b"0," * (MAX_JSON_BODY_BYTES // 4) + b"0]"
-    response = tenant_a_admin.post("/api/v1/users/bulk", content=body, headers=JSON)
+    response = tenant_a_admin.post(BULK, content=body, headers=JSON)
     assert_problem(response, 422)
 
 
@@ -73,9 +74,7 @@ def test_uploads_are_held_to_the_file_limit_not_the_json_ceiling(
     tenant_a_admin: ApiClient,
 ) -> None:
     content = b"line of plain text\n" * (2 * MAX_JSON_BODY_BYTES // 19)
-    response = tenant_a_admin.post(
-        "/api/v1/files/upload", files={"file": ("big.txt", content, "text/plain")}
-    )
+    response = tenant_a_admin.post(UPLOAD, files={"file": ("big.txt", content, "text/plain")})
     assert response.status_code == 201, response.text
     assert response.json()["size_bytes"] == len(content)
 
@@ -91,8 +90,8 @@ def test_uploads_are_held_to_the_file_limit_not_the_json_ceiling(
 )
 def test_a_malformed_multipart_body_is_a_4xx(tenant_a_admin: ApiClient, body: bytes) -> None:
     headers = {"content-type": "multipart/form-data; boundary=xx"}
-    response = tenant_a_admin.post("/api/v1/files/upload", content=body, headers=headers)
+    response = tenant_a_admin.post(UPLOAD, content=body, headers=headers)
     assert 400 <= response.status_code < 500, response.text
     assert_problem(response, response.status_code)
-    listing = tenant_a_admin.get("/api/v1/files")
+    listing = tenant_a_admin.get(FILES)
     assert listing.json()["total_count"] == 0

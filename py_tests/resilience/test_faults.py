@@ -22,10 +22,10 @@ from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer, free_port
 from harness.postgres_server import PostgresServer
 from py_tests.support.assertions import PROBLEM_JSON, wait_for
+from py_tests.support.routes import FILES, HEALTH, LOGIN, READY, UPLOAD, USERS
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
-USERS = "/api/v1/users"
 TIMEOUT_S = 2.0  # DATABASE_TIMEOUT_SECONDS of the servers here
 RECOVERY_DEADLINE_S = 30.0
 BASE_ENV = {"REDIS_URL": "", "RATE_LIMIT_PER_MINUTE": "100000", "LOG_LEVEL": "WARNING"}
@@ -59,8 +59,8 @@ def test_postgres_outage_answers_503_and_heals_without_a_restart(
             acknowledged.append(created.json()["id"])
 
         postgres.stop()
-        assert http.get("/health").status_code == 200
-        ready = http.get("/ready")
+        assert http.get(HEALTH).status_code == 200
+        ready = http.get(READY)
         assert ready.status_code == 503
         for method, path, body in [
             ("GET", USERS, None),
@@ -75,7 +75,7 @@ def test_postgres_outage_answers_503_and_heals_without_a_restart(
             assert elapsed < TIMEOUT_S * 3, f"{method} {path} took {elapsed:.1f} s"
 
         postgres.start()
-        wait_for(lambda: http.get("/ready").status_code == 200, RECOVERY_DEADLINE_S)
+        wait_for(lambda: http.get(READY).status_code == 200, RECOVERY_DEADLINE_S)
         page = http.get(USERS, params={"page_size": 100})
         assert page.status_code == 200, page.text
         assert set(acknowledged) <= {u["id"] for u in page.json()["data"]}
@@ -83,7 +83,7 @@ def test_postgres_outage_answers_503_and_heals_without_a_restart(
 
 
 def upload(http: httpx.Client, content: bytes) -> httpx.Response:
-    return http.post("/api/v1/files/upload", files={"file": ("notes.txt", content, "text/plain")})
+    return http.post(UPLOAD, files={"file": ("notes.txt", content, "text/plain")})
 
 
 def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path: Path) -> None:
@@ -139,13 +139,13 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path: Path) -> Non
             assert found.status_code == 200, found.text
             assert found.json()["username"] == username
         for file_id, digest in files.items():
-            download = http.get(f"/api/v1/files/{file_id}")
+            download = http.get(f"{FILES}/{file_id}")
             assert download.status_code == 200, download.text
             assert hashlib.sha256(download.content).hexdigest() == digest
-        listed = http.get("/api/v1/files", params={"page_size": 100}).json()["data"]
+        listed = http.get(FILES, params={"page_size": 100}).json()["data"]
         assert set(files) <= {f["id"] for f in listed}
         for row in listed:
-            download = http.get(f"/api/v1/files/{row['id']}")
+            download = http.get(f"{FILES}/{row['id']}")
             assert download.status_code == 200, download.text
             assert hashlib.sha256(download.content).hexdigest() == row["sha256"]
 
@@ -179,9 +179,9 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
         server.close()
 
     with LiveServer(env) as again, httpx.Client(base_url=again.base_url, headers=headers) as http:
-        stored = http.get("/api/v1/files").json()["data"]
+        stored = http.get(FILES).json()["data"]
         assert len(stored) == 1
-        assert http.get(f"/api/v1/files/{stored[0]['id']}").content == content
+        assert http.get(f"{FILES}/{stored[0]['id']}").content == content
 
 
 def test_object_storage_outage_answers_503_and_keeps_rows_and_blobs_paired(
@@ -225,15 +225,15 @@ def test_object_storage_outage_answers_503_and_keeps_rows_and_blobs_paired(
             refused = upload(http, b"written during the outage\n")
             assert refused.status_code == 503, refused.text
             assert refused.headers["content-type"].startswith(PROBLEM_JSON)
-            download = http.get(f"/api/v1/files/{first.json()['id']}")
+            download = http.get(f"{FILES}/{first.json()['id']}")
             assert download.status_code == 503, download.text
             assert http.get(USERS).status_code == 200
-            listed = http.get("/api/v1/files").json()
+            listed = http.get(FILES).json()
             assert [f["id"] for f in listed["data"]] == [first.json()["id"]]
 
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             moto.start()
-            again = http.get(f"/api/v1/files/{first.json()['id']}")
+            again = http.get(f"{FILES}/{first.json()['id']}")
             assert (again.status_code, again.content) == (200, kept)
             assert upload(http, b"stored after the outage\n").status_code == 201
 
@@ -245,7 +245,7 @@ def test_object_storage_outage_answers_503_and_keeps_rows_and_blobs_paired(
                 check=False,
             )
             assert sweep.returncode == 0, sweep.stderr
-            rows = http.get("/api/v1/files").json()
+            rows = http.get(FILES).json()
             blobs = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
             assert rows["total_count"] == 2
             assert len(blobs) == rows["total_count"]
@@ -319,8 +319,8 @@ def test_a_stalled_or_vanished_upload_is_let_go_and_leaves_nothing(tmp_path: Pat
         assert b"application/problem+json" in answer
         assert time.monotonic() - started < 10
 
-        assert http.get("/health").status_code == 200
-        assert http.get("/api/v1/files").json()["total_count"] == 0
+        assert http.get(HEALTH).status_code == 200
+        assert http.get(FILES).json()["total_count"] == 0
         spool = tmp_path / "uploads"
         wait_for(lambda: not any(spool.glob("*")) if spool.exists() else True, deadline_s=10)
 
@@ -346,7 +346,7 @@ def test_postgres_restart_under_traffic_answers_no_500(postgres: PostgresServer,
                     for method, path, body in (
                         ("GET", USERS, None),
                         ("POST", USERS, new_user()),
-                        ("POST", "/auth/login", login),
+                        ("POST", LOGIN, login),
                     ):
                         answers.append(http.request(method, path, json=body))
 

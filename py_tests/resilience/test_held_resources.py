@@ -21,6 +21,7 @@ from app.db.session import Database
 from app.runtime import Runtime
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, strong_password
+from py_tests.support.routes import FILES, LOGIN, REGISTER, UPLOAD, USERS
 from py_tests.support.samples import text
 
 pytestmark = [
@@ -29,7 +30,6 @@ pytestmark = [
     pytest.mark.inprocess,
     pytest.mark.settings(rate_limit_per_minute=1000),
 ]
-USERS = "/api/v1/users"
 
 
 def connections_in_use(db: Database) -> int:
@@ -61,13 +61,11 @@ class HashProbe:
 
 
 async def _login(http: httpx.AsyncClient, tenant: AsyncTenant) -> httpx.Response:
-    return await http.post(
-        "/auth/login", json={"username": tenant.username, "password": tenant.password}
-    )
+    return await http.post(LOGIN, json={"username": tenant.username, "password": tenant.password})
 
 
 async def _register(http: httpx.AsyncClient, _: AsyncTenant) -> httpx.Response:
-    return await http.post("/auth/register", json=RegistrationFactory.build())
+    return await http.post(REGISTER, json=RegistrationFactory.build())
 
 
 async def _create(_: httpx.AsyncClient, tenant: AsyncTenant) -> httpx.Response:
@@ -161,7 +159,7 @@ async def test_no_connection_is_held_while_an_upload_body_arrives(
         yield f"\r\n--{boundary}--\r\n".encode()
 
     response = await async_tenant_a.admin.post(
-        "/api/v1/files/upload",
+        UPLOAD,
         content=body(),
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
@@ -176,7 +174,7 @@ async def test_no_connection_is_held_while_a_download_streams(
     app_runtime = runtime(local_app)
     content = text() * 4096  # several chunks
     upload = await async_tenant_a.admin.post(
-        "/api/v1/files/upload", files={"file": ("big.txt", content, "text/plain")}
+        UPLOAD, files={"file": ("big.txt", content, "text/plain")}
     )
     assert upload.status_code == 201, upload.text
     original = app_runtime.storage.open
@@ -188,7 +186,7 @@ async def test_no_connection_is_held_while_a_download_streams(
             yield chunk
 
     monkeypatch.setattr(app_runtime.storage, "open", probed_open)
-    download = await async_tenant_a.admin.get(f"/api/v1/files/{upload.json()['id']}")
+    download = await async_tenant_a.admin.get(f"{FILES}/{upload.json()['id']}")
     assert download.status_code == 200
     assert download.content == content
     assert len(seen) > 1

@@ -9,6 +9,7 @@ import pytest
 from py_tests.fixtures.app import MakeAsyncClient
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.support.factories import UserPayloadFactory, strong_password
+from py_tests.support.routes import LOGIN, USERS
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -16,7 +17,6 @@ pytestmark = [
     pytest.mark.users,
     pytest.mark.settings(rate_limit_per_minute=1000),
 ]
-USERS = "/api/v1/users"
 
 
 async def test_concurrent_updates_leave_one_consistent_row(async_tenant_a: AsyncTenant) -> None:
@@ -48,7 +48,7 @@ async def test_demoting_two_admins_at_once_keeps_an_active_admin(
     created = await async_tenant_a.admin.post(USERS, json=second)
     assert created.status_code == 201, created.text
     login = await async_client.post(
-        "/auth/login", json={"username": second["username"], "password": password}
+        LOGIN, json={"username": second["username"], "password": password}
     )
     second_admin = make_async_client(
         headers={"Authorization": f"Bearer {login.json()['access_token']}"}

@@ -11,6 +11,7 @@ import pytest
 
 from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer
+from py_tests.support.routes import HEALTH
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.security]
 HEADER_TIMEOUT_S = 1.0
@@ -142,7 +143,7 @@ def test_a_connection_that_sends_nothing_is_closed(server: LiveServer) -> None:
 def test_a_connection_kept_alive_between_requests_still_works(server: LiveServer) -> None:
     with httpx.Client(base_url=server.base_url) as http:
         for _ in range(3):
-            assert http.get("/health").status_code == 200
+            assert http.get(HEALTH).status_code == 200
 
 
 def test_a_download_its_client_stops_reading_is_cut_off(server: LiveServer) -> None:

@@ -18,6 +18,7 @@ from py_tests.support.factories import (
     unique_suffix,
     unique_username,
 )
+from py_tests.support.routes import BULK, REGISTER, USERS
 from py_tests.support.spellings import EMAILS, TENANT_NAMES, Spellings
 
 pytestmark = [
@@ -25,9 +26,6 @@ pytestmark = [
     pytest.mark.concurrency,
     pytest.mark.settings(rate_limit_per_minute=1000),
 ]
-REGISTER = "/auth/register"
-USERS = "/api/v1/users"
-BULK = "/api/v1/users/bulk"
 CLAIMS = 6
 
 

@@ -15,7 +15,3 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     (route["method"], route["path"]): tuple(route["expected"][role] for role in ROLES)
     for route in FACTS["routes"]
 }
-
-USERS, USER = "/api/v1/users", "/api/v1/users/{user_id}"
-FILES, FILE = "/api/v1/files", "/api/v1/files/{file_id}"
-TENANTS, STATS = "/api/v1/admin/tenants", "/api/v1/admin/stats"

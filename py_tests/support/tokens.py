@@ -6,6 +6,7 @@ import httpx
 import jwt
 
 from py_tests.fixtures.clients import ApiClient
+from py_tests.support.routes import REFRESH
 
 MISSING: Any = object()  # an override that removes the field from a payload
 
@@ -19,7 +20,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def refresh(api: ApiClient, refresh_token: str) -> httpx.Response:
-    return api.post("/auth/refresh", json={"refresh_token": refresh_token})
+    return api.post(REFRESH, json={"refresh_token": refresh_token})
 
 
 def without_missing(payload: dict[str, Any]) -> dict[str, Any]:

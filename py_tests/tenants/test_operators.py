@@ -13,6 +13,7 @@ import pytest
 from py_tests.fixtures.clients import MakeTenant
 from py_tests.fixtures.operators import RunCli, create_operator
 from py_tests.support.factories import strong_password, unique_username
+from py_tests.support.routes import LOGIN, STATS, TENANTS, USERS
 from py_tests.support.spellings import fullwidth
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,7 @@ def new_identity() -> tuple[str, str, str]:
 
 
 def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
-    return client.post("/auth/login", json={"username": username, "password": password})
+    return client.post(LOGIN, json={"username": username, "password": password})
 
 
 def operator_headers(client: httpx.Client, run_cli: RunCli) -> dict[str, str]:
@@ -108,7 +109,7 @@ def test_create_operator_refuses_taken_identity(
 
 
 def test_operator_is_not_a_tenant_member(client: httpx.Client, run_cli: RunCli) -> None:
-    response = client.get("/api/v1/users", headers=operator_headers(client, run_cli))
+    response = client.get(USERS, headers=operator_headers(client, run_cli))
     assert response.status_code == 403, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["status"] == 403
@@ -131,7 +132,7 @@ def test_operator_sees_every_tenant(
     client: httpx.Client, run_cli: RunCli, make_tenant: MakeTenant
 ) -> None:
     tenants = [make_tenant(), make_tenant()]
-    response = client.get("/api/v1/admin/tenants", headers=operator_headers(client, run_cli))
+    response = client.get(TENANTS, headers=operator_headers(client, run_cli))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["total"] == 2
@@ -139,7 +140,7 @@ def test_operator_sees_every_tenant(
     assert {t["name"] for t in body["tenants"]} == {t.name for t in tenants}
     assert all(set(t) == {"id", "name", "created_at", "is_active"} for t in body["tenants"])
     # The control: a tenant admin on the same endpoint sees its own tenant only.
-    own = tenants[0].admin.api.get("/api/v1/admin/tenants").json()
+    own = tenants[0].admin.api.get(TENANTS).json()
     assert [t["id"] for t in own["tenants"]] == [tenants[0].id]
 
 
@@ -147,7 +148,7 @@ def test_operator_stats_span_every_tenant(
     client: httpx.Client, run_cli: RunCli, make_tenant: MakeTenant
 ) -> None:
     first, _ = make_tenant(), make_tenant()
-    response = client.get("/api/v1/admin/stats", headers=operator_headers(client, run_cli))
+    response = client.get(STATS, headers=operator_headers(client, run_cli))
     assert response.status_code == 200, response.text
     assert response.json() == {
         "total_tenants": 2,
@@ -155,5 +156,5 @@ def test_operator_stats_span_every_tenant(
         "total_files": 0,
         "total_storage_bytes": 0,
     }
-    own = first.admin.api.get("/api/v1/admin/stats").json()
+    own = first.admin.api.get(STATS).json()
     assert (own["total_tenants"], own["total_users"]) == (1, 1)

@@ -13,6 +13,7 @@ import pytest
 
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.support.factories import user_payloads
+from py_tests.support.routes import BULK, USERS
 
 pytestmark = [
     pytest.mark.performance,
@@ -39,16 +40,16 @@ async def test_bulk_against_sequential_and_concurrent_creates(
     batches = [user_payloads(COUNT, password="S3cure-bench-pw") for _ in range(3)]
 
     async def bulk() -> None:
-        response = await admin.post("/api/v1/users/bulk", json=batches[0])
+        response = await admin.post(BULK, json=batches[0])
         assert response.status_code == 201, response.text
 
     async def sequential() -> None:
         for payload in batches[1]:
-            assert (await admin.post("/api/v1/users", json=payload)).status_code == 201
+            assert (await admin.post(USERS, json=payload)).status_code == 201
 
     async def concurrent() -> None:
         answers: list[httpx.Response] = await asyncio.gather(
-            *(admin.post("/api/v1/users", json=payload) for payload in batches[2])
+            *(admin.post(USERS, json=payload) for payload in batches[2])
         )
         assert [a.status_code for a in answers] == [201] * COUNT
 
@@ -64,4 +65,4 @@ async def test_bulk_against_sequential_and_concurrent_creates(
     REPORT.write_text(f"# Creating {COUNT} users (argon2id m=19 MiB, t=2)\n\n{table}")
     print(table)
     assert all(seconds < GROSS_BOUND_S for seconds in times.values()), times
-    assert (await admin.get("/api/v1/users")).json()["total_count"] == 3 * COUNT + 1
+    assert (await admin.get(USERS)).json()["total_count"] == 3 * COUNT + 1

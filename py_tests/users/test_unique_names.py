@@ -18,12 +18,10 @@ from app.text import ASSIGNED_PLANES, FORMAT_CHARACTERS
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, unique_suffix
+from py_tests.support.routes import LOGIN, REGISTER, USERS
 from py_tests.support.spellings import EMAILS, TENANT_NAMES, Spellings, fullwidth
 
 pytestmark = pytest.mark.security
-
-USERS = "/api/v1/users"
-REGISTER = "/auth/register"
 
 
 # --- spellings of one name clash --------------------------------------------------------
@@ -130,7 +128,7 @@ def test_login_finds_the_account_by_another_spelling_of_its_username(
     username = spell(tenant_a_member.username)
     assert username != tenant_a_member.username
     credentials = {"username": username, "password": tenant_a_member.password}
-    response = client.post("/auth/login", json=credentials)
+    response = client.post(LOGIN, json=credentials)
     assert response.status_code == 200, response.text
 
 
@@ -237,7 +235,7 @@ def test_a_refused_display_name_is_explained_without_the_pattern(
     anonymous: ApiClient,
 ) -> None:
     payload = RegistrationFactory.build(tenant_name="Evil\u202eLtd")
-    body = assert_problem(anonymous.post("/auth/register", json=payload), 422)
+    body = assert_problem(anonymous.post(REGISTER, json=payload), 422)
     assert "not allowed" in body["detail"]
     assert len(body["detail"]) < 300, body["detail"]
     assert "\\u" not in body["detail"]

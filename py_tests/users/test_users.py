@@ -15,10 +15,10 @@ import pytest
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Member, Tenant
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import UserPayloadFactory, strong_password, unique_username
+from py_tests.support.routes import LOGIN, USERS
 
 pytestmark = pytest.mark.users
 
-USERS = "/api/v1/users"
 USER_FIELDS = {"id", "tenant_id", "username", "email", "full_name", "role", "is_active"} | {
     "created_at",
     "updated_at",
@@ -32,7 +32,7 @@ def utc_time(value: str) -> datetime:
 
 
 def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
-    return client.post("/auth/login", json={"username": username, "password": password})
+    return client.post(LOGIN, json={"username": username, "password": password})
 
 
 # --- anonymous, other tenant, wrong role ----------------------------------------------
