@@ -9,7 +9,7 @@ import pytest
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory
-from py_tests.support.routes import REGISTER, USERS
+from py_tests.support.routes import BULK, REGISTER, USERS
 
 pytestmark = [pytest.mark.security, pytest.mark.rbac]
 SERVER_OWNED = {
@@ -53,7 +53,7 @@ def test_user_create_bodies_cannot_carry_server_owned_fields(
     if endpoint == "single":
         response = tenant_a_admin.post(USERS, json=payload)
     else:
-        response = tenant_a_admin.post(f"{USERS}/bulk", json=[payload])
+        response = tenant_a_admin.post(BULK, json=[payload])
     assert_invalid(response, field)
     assert tenant_a_admin.get(USERS).json()["total_count"] == 1
 

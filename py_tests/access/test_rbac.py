@@ -19,7 +19,7 @@ from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.support.factories import UserPayloadFactory, user_payloads
 from py_tests.support.matrices import MATRIX, ROLES
-from py_tests.support.routes import FILE, FILES, STATS, TENANTS, USER, USERS, route_table
+from py_tests.support.routes import BULK, FILE, FILES, STATS, TENANTS, USER, USERS, route_table
 
 pytestmark = pytest.mark.rbac
 
@@ -51,7 +51,7 @@ class Target:
 
 REQUESTS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("POST", USERS): lambda: {"json": UserPayloadFactory.build()},
-    ("POST", f"{USERS}/bulk"): lambda: {"json": user_payloads(2)},
+    ("POST", BULK): lambda: {"json": user_payloads(2)},
     ("PUT", USER): lambda: {"json": {"full_name": RENAMED}},
     ("POST", f"{FILES}/upload"): lambda: {"files": {"file": ("a.txt", FILE_BYTES, "text/plain")}},
 }
@@ -59,7 +59,7 @@ REQUESTS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
 SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], bool]] = {
     ("GET", USERS): lambda r, t, own: {u["tenant_id"] for u in r.json()["data"]} == {own},
     ("POST", USERS): lambda r, t, own: r.json()["tenant_id"] == own,
-    ("POST", f"{USERS}/bulk"): lambda r, t, own: [u["tenant_id"] for u in r.json()] == [own] * 2,
+    ("POST", BULK): lambda r, t, own: [u["tenant_id"] for u in r.json()] == [own] * 2,
     ("GET", USER): lambda r, t, own: r.json()["id"] == t.user_id,
     ("PUT", USER): lambda r, t, own: (
         (r.json()["id"], r.json()["full_name"]) == (t.user_id, RENAMED)
@@ -196,7 +196,7 @@ def test_other_methods_on_admin_paths_answer_405(tenant_a_admin: ApiClient) -> N
 
 
 def test_tenant_admin_sees_only_own_tenant_on_admin_endpoints(tenant_a: Tenant) -> None:
-    created = tenant_a.admin.api.post(f"{USERS}/bulk", json=user_payloads(3))
+    created = tenant_a.admin.api.post(BULK, json=user_payloads(3))
     assert created.status_code == 201, created.text
     tenants = tenant_a.admin.api.get(TENANTS)
     assert tenants.status_code == 200, tenants.text

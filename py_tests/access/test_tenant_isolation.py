@@ -24,7 +24,7 @@ from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.support.factories import UserPayloadFactory, user_payloads
-from py_tests.support.routes import FILES, STATS, TENANTS, USERS, route_table
+from py_tests.support.routes import BULK, FILES, STATS, TENANTS, USERS, route_table
 
 pytestmark = pytest.mark.tenant_isolation
 
@@ -104,7 +104,7 @@ def test_every_id_route_hides_other_tenants_resources(
 def test_user_list_shows_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
     for tenant, count in ((tenant_a, 2), (tenant_b, 3)):
         response = tenant.admin.api.post(
-            f"{USERS}/bulk", json=[UserPayloadFactory.build() for _ in range(count)]
+            BULK, json=[UserPayloadFactory.build() for _ in range(count)]
         )
         assert response.status_code == 201, response.text
     page_a = tenant_a.admin.api.get(USERS).json()
@@ -132,9 +132,7 @@ def test_admin_tenants_list_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) 
 
 
 def test_admin_stats_count_only_own_tenant(tenant_a: Tenant, tenant_b: Tenant) -> None:
-    bulk = tenant_b.admin.api.post(
-        f"{USERS}/bulk", json=[UserPayloadFactory.build() for _ in range(4)]
-    )
+    bulk = tenant_b.admin.api.post(BULK, json=[UserPayloadFactory.build() for _ in range(4)])
     assert bulk.status_code == 201, bulk.text
     upload_text(tenant_b.admin.api, B_FILE)
     response = tenant_a.admin.api.get(STATS)
@@ -160,7 +158,7 @@ async def test_lists_stay_scoped_under_concurrent_bulk_creates(
 
     async def create_and_list(tenant: AsyncTenant) -> list[dict[str, Any]]:
         for _ in range(3):
-            created = await tenant.admin.post(f"{USERS}/bulk", json=user_payloads(5))
+            created = await tenant.admin.post(BULK, json=user_payloads(5))
             assert created.status_code == 201, created.text
         page = await tenant.admin.get(f"{USERS}?page_size=100")
         return list(page.json()["data"])

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Tenant
+from py_tests.support.accounts import login
 from py_tests.support.factories import user_payloads
-from py_tests.support.routes import BULK, FILES, LOGIN, UPLOAD, USERS
+from py_tests.support.routes import BULK, FILES, UPLOAD, USERS
 
 pytestmark = [pytest.mark.security, pytest.mark.settings(rate_limit_per_minute=1_000_000)]
 FUZZ = settings(
@@ -64,9 +65,7 @@ def test_any_username_or_email_is_handled(
     tenant_a_admin: ApiClient, username: str, email: str
 ) -> None:
     assert_handled(tenant_a_admin.post(USERS, json={"username": username, "email": email}))
-    assert_handled(
-        tenant_a_admin.post(LOGIN, json={"username": username, "password": email or "x"})
-    )
+    assert_handled(login(tenant_a_admin, username, email or "x"))
 
 
 @pytest.mark.files
@@ -101,9 +100,6 @@ def test_login_never_tells_unknown_user_from_wrong_password(
     tenant_a: Tenant, password: str
 ) -> None:
     member = tenant_a.make_user()  # a fresh account: no earlier failures to be locked by
-    wrong = member.api.post(LOGIN, json={"username": member.username, "password": password + "!"})
-    unknown = member.api.post(
-        LOGIN,
-        json={"username": f"ghost_{uuid.uuid4().hex[:10]}", "password": password + "!"},
-    )
+    wrong = login(member.api, member.username, password + "!")
+    unknown = login(member.api, f"ghost_{uuid.uuid4().hex[:10]}", password + "!")
     assert (wrong.status_code, wrong.json()) == (unknown.status_code, unknown.json())

@@ -13,17 +13,13 @@ import pytest
 
 from app.config import Settings
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_problem, assert_unauthorized
 from py_tests.support.factories import RegistrationFactory
 from py_tests.support.routes import LOGIN, LOGOUT, REFRESH, REGISTER, USERS
 from py_tests.support.tokens import MISSING, bearer, claims_of, refresh, without_missing
 
 pytestmark = pytest.mark.auth
-
-
-def login(client: httpx.Client, member: Member) -> httpx.Response:
-    credentials = {"username": member.username, "password": member.password}
-    return client.post(LOGIN, json=credentials)
 
 
 # --- registration -------------------------------------------------------------------
@@ -108,10 +104,7 @@ def test_register_creates_tenant_and_its_admin(client: httpx.Client, anonymous: 
     assert set(body) == {"tenant_id", "admin_user_id", "message"}
     assert body["message"] == "Tenant registered successfully"  # clients compare it
     assert payload["admin_password"] not in response.text
-    logged_in = client.post(
-        LOGIN,
-        json={"username": payload["admin_username"], "password": payload["admin_password"]},
-    )
+    logged_in = login(client, payload["admin_username"], payload["admin_password"])
     assert logged_in.status_code == 200, logged_in.text
     claims = claims_of(logged_in.json()["access_token"])
     assert (claims["sub"], claims["tid"], claims["role"]) == (
@@ -148,12 +141,8 @@ def test_login_rejects_malformed_body(anonymous: ApiClient, request_kwargs: dict
 def test_login_unknown_user_and_wrong_password_answer_identically(
     anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
-    unknown = anonymous.post(
-        LOGIN, json={"username": f"ghost-{uuid.uuid4().hex}", "password": "Wr0ng-pass!"}
-    )
-    wrong = anonymous.post(
-        LOGIN, json={"username": tenant_a.admin.username, "password": "Wr0ng-pass!"}
-    )
+    unknown = login(anonymous, f"ghost-{uuid.uuid4().hex}", "Wr0ng-pass!")
+    wrong = login(anonymous, tenant_a.admin.username, "Wr0ng-pass!")
     assert assert_unauthorized(unknown) == assert_unauthorized(wrong)
     assert unknown.headers["www-authenticate"] == wrong.headers["www-authenticate"]
 
@@ -163,11 +152,9 @@ def test_login_of_deactivated_user_is_forbidden(
 ) -> None:
     deleted = tenant_a.admin.api.delete(f"{USERS}/{tenant_a_member.id}")
     assert deleted.status_code == 204, deleted.text
-    assert_problem(login(client, tenant_a_member), 403)
+    assert_problem(login(client, tenant_a_member.username, tenant_a_member.password), 403)
     # Without the right password nothing tells that the account exists but is deactivated.
-    wrong = client.post(
-        LOGIN, json={"username": tenant_a_member.username, "password": "Wr0ng-pass!"}
-    )
+    wrong = login(client, tenant_a_member.username, "Wr0ng-pass!")
     assert_unauthorized(wrong)
 
 
@@ -182,7 +169,7 @@ def test_login_returns_bearer_token_pair(
     if as_form:
         response = anonymous.post(LOGIN, data={**credentials, "grant_type": "password"})
     else:
-        response = anonymous.post(LOGIN, json=credentials)
+        response = login(anonymous, tenant_a.admin.username, tenant_a.admin.password)
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
@@ -243,7 +230,7 @@ def test_refresh_rotates_the_token_pair(anonymous: ApiClient, tenant_a: Tenant) 
 def test_refresh_token_reuse_revokes_session(
     client: httpx.Client, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
-    other_session = login(client, tenant_a.admin).json()
+    other_session = login(client, tenant_a.admin.username, tenant_a.admin.password).json()
     old = tenant_a.admin.tokens
     rotated = refresh(anonymous, old["refresh_token"])
     assert rotated.status_code == 200, rotated.text
@@ -267,7 +254,7 @@ def test_logout_requires_a_bearer_token(anonymous: ApiClient) -> None:
 def test_logout_ends_only_that_session(
     client: httpx.Client, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
-    other_session = login(client, tenant_a.admin).json()
+    other_session = login(client, tenant_a.admin.username, tenant_a.admin.password).json()
     response = tenant_a.admin.api.post(LOGOUT)
     assert response.status_code == 204
     assert response.content == b""
@@ -281,7 +268,7 @@ def test_logout_ends_only_that_session(
 def test_logout_with_another_session_refresh_token_ends_both(
     client: httpx.Client, anonymous: ApiClient, tenant_a: Tenant
 ) -> None:
-    other = login(client, tenant_a.admin).json()
+    other = login(client, tenant_a.admin.username, tenant_a.admin.password).json()
     body = {"refresh_token": other["refresh_token"]}
     assert tenant_a.admin.api.post(LOGOUT, json=body).status_code == 204
     assert_unauthorized(tenant_a.admin.api.get(USERS))
@@ -340,7 +327,7 @@ def test_unknown_user_and_wrong_password_take_the_same_time(
 
     def timed(username: str) -> float:
         started = time.perf_counter()
-        response = client.post(LOGIN, json={"username": username, "password": "nope-x1"})
+        response = login(client, username, "nope-x1")
         elapsed = time.perf_counter() - started
         assert response.status_code == 401
         return elapsed

@@ -21,9 +21,10 @@ from app.runtime import Runtime
 from py_tests.fixtures.app import MakeAsyncClient, runtime_of
 from py_tests.fixtures.clients import Tenant
 from py_tests.fixtures.inprocess import InProcessClient
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_problem, assert_unauthorized
 from py_tests.support.factories import RegistrationFactory
-from py_tests.support.routes import LOGIN, REFRESH, REGISTER, USERS
+from py_tests.support.routes import REFRESH, REGISTER, USERS
 from py_tests.support.spellings import fullwidth
 from py_tests.support.tokens import bearer, claims_of
 
@@ -56,10 +57,8 @@ def attempt(
     client: InProcessClient, username: str, password: str, address: str, device: str | None = None
 ) -> httpx.Response:
     client.cookies.clear()  # only the cookie given here is sent
-    headers = {"X-Forwarded-For": address}
-    if device is not None:
-        headers["Cookie"] = f"{DEVICE_COOKIE}={device}"
-    return client.post(LOGIN, json={"username": username, "password": password}, headers=headers)
+    cookie = {} if device is None else {"Cookie": f"{DEVICE_COOKIE}={device}"}
+    return login(client, username, password, address=address, headers=cookie)
 
 
 def first_login(client: InProcessClient, account: Account, address: str = HOME) -> httpx.Response:
@@ -222,9 +221,7 @@ async def test_concurrent_guesses_cannot_pass_the_limit_together(
     ghost = f"ghost_{RegistrationFactory.build()['admin_username']}"
 
     async def guess(n: int) -> int:
-        credentials = {"username": ghost, "password": WRONG}
-        headers = {"X-Forwarded-For": f"203.0.113.{n}"}
-        return (await http.post(LOGIN, json=credentials, headers=headers)).status_code
+        return (await login(http, ghost, WRONG, address=f"203.0.113.{n}")).status_code
 
     statuses = await asyncio.gather(*(guess(n) for n in range(3 * LIMIT)))
     assert sorted(statuses) == [401] * LIMIT + [429] * (2 * LIMIT)

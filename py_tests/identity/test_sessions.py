@@ -19,8 +19,9 @@ from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import Member, Tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.fixtures.operators import RunCli
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_unauthorized, wait_for
-from py_tests.support.routes import LOGIN, LOGOUT, REFRESH, USERS
+from py_tests.support.routes import LOGOUT, REFRESH, USERS
 from py_tests.support.tokens import bearer, claims_of, refresh
 
 pytestmark = [pytest.mark.auth, pytest.mark.security]
@@ -87,10 +88,9 @@ async def test_concurrent_refreshes_of_one_token_give_at_most_one_pair(
     async_client: httpx.AsyncClient, async_tenant_a: AsyncTenant
 ) -> None:
     # A second login of the admin, whose refresh token five callers present at once.
-    credentials = {"username": async_tenant_a.username, "password": async_tenant_a.password}
-    login = await async_client.post(LOGIN, json=credentials)
-    assert login.status_code == 200, login.text
-    token = login.json()["refresh_token"]
+    second = await login(async_client, async_tenant_a.username, async_tenant_a.password)
+    assert second.status_code == 200, second.text
+    token = second.json()["refresh_token"]
 
     answers = await asyncio.gather(
         *(async_client.post(REFRESH, json={"refresh_token": token}) for _ in range(5))
@@ -148,12 +148,12 @@ def test_deactivated_tenant_loses_its_sessions_and_logins(
     )
     assert_unauthorized(tenant_a_member.api.get(USERS))
     assert_unauthorized(tenant_a.admin.api.get(USERS))
-    login = {"username": tenant_a_member.username, "password": tenant_a_member.password}
-    assert client.post(LOGIN, json=login).status_code == 403
+    member = tenant_a_member.username, tenant_a_member.password
+    assert login(client, *member).status_code == 403
     assert tenant_b.admin.api.get(USERS).status_code == 200
 
     assert run_cli("tenant", "activate", tenant_a.id) == 0
-    assert client.post(LOGIN, json=login).status_code == 200
+    assert login(client, *member).status_code == 200
 
 
 @pytest.mark.inprocess
@@ -183,8 +183,8 @@ def test_login_rehashes_a_password_made_with_old_parameters(
     assert ",t=1," in before
 
     with restarted(settings, password_hash_time_cost=2) as fresh:
-        login = {"username": tenant_a_member.username, "password": tenant_a_member.password}
-        assert fresh.post(LOGIN, json=login).status_code == 200
+        member = tenant_a_member.username, tenant_a_member.password
+        assert login(fresh, *member).status_code == 200
         after = fresh.call(stored_hash, runtime_of(fresh).db)
     assert ",t=2," in after
     assert after != before

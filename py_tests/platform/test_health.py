@@ -10,6 +10,7 @@ import pytest
 
 from app.config import Settings
 from app.schemas import Health
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_problem
 from py_tests.support.routes import (
     BULK,
@@ -131,7 +132,7 @@ def test_probes_and_docs_are_never_rate_limited(client: httpx.Client, path: str)
     assert [r.status_code for r in responses] == [200] * 15
     assert all(not rate_limit_headers(r) for r in responses)
     # The control: a limited endpoint does carry the headers on the same client.
-    limited = client.post(LOGIN, json={"username": "nobody", "password": "Wr0ng-pass!"})
+    limited = login(client, "nobody", "Wr0ng-pass!")
     assert limited.status_code == 401
     assert "x-ratelimit-limit" in rate_limit_headers(limited)
 

@@ -7,7 +7,7 @@ import pytest
 
 from py_tests.fixtures.clients import ApiClient
 from py_tests.support.factories import user_payloads
-from py_tests.support.routes import USERS
+from py_tests.support.routes import BULK, USERS
 
 pytestmark = pytest.mark.pagination
 
@@ -18,7 +18,7 @@ TOTAL = CREATED + 1  # the tenant's admin comes first
 @pytest.fixture
 def populated(tenant_a_admin: ApiClient) -> list[str]:
     """25 users made in one bulk call; returns their ids."""
-    response = tenant_a_admin.post(f"{USERS}/bulk", json=user_payloads(CREATED))
+    response = tenant_a_admin.post(BULK, json=user_payloads(CREATED))
     assert response.status_code == 201, response.text
     return [u["id"] for u in response.json()]
 

@@ -14,9 +14,11 @@ import time_machine
 
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant, register_tenant
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, user_payloads
 from py_tests.support.routes import (
+    BULK,
     FILE,
     FILES,
     LIMITED_PREFIXES,
@@ -66,19 +68,19 @@ class Env:
 def _login(env: Env) -> Attempt:
     """Logins without a device cookie: counted by the client's address."""
     p = env.registered()
-    creds = {"username": p["admin_username"], "password": p["admin_password"]}
+    creds = p["admin_username"], p["admin_password"]
 
     def attempt(i: int) -> httpx.Response:
         env.client.cookies.clear()
-        return env.client.post(LOGIN, json=creds)
+        return login(env.client, *creds)
 
     return attempt
 
 
 def _refresh(env: Env) -> Attempt:
     p = env.registered()
-    creds = {"username": p["admin_username"], "password": p["admin_password"]}
-    tokens = [env.client.post(LOGIN, json=creds).json()["refresh_token"]]
+    creds = p["admin_username"], p["admin_password"]
+    tokens = [login(env.client, *creds).json()["refresh_token"]]
 
     def attempt(i: int) -> httpx.Response:
         response = env.client.post(REFRESH, json={"refresh_token": tokens[-1]})
@@ -91,16 +93,16 @@ def _refresh(env: Env) -> Attempt:
 
 def _logout(env: Env) -> Attempt:
     p = env.registered()
-    creds = {"username": p["admin_username"], "password": p["admin_password"]}
+    creds = p["admin_username"], p["admin_password"]
     # Logouts count against their user (a session of its own each time).
-    sessions = [env.client.post(LOGIN, json=creds).json() for _ in range(LIMIT + 1)]
+    sessions = [login(env.client, *creds).json() for _ in range(LIMIT + 1)]
     return lambda i: env.client.post(
         LOGOUT, headers={"Authorization": f"Bearer {sessions[i]['access_token']}"}
     )
 
 
 def _delete_users(env: Env) -> Attempt:
-    created = env.admin().post(f"{USERS}/bulk", json=user_payloads(LIMIT + 1)).json()
+    created = env.admin().post(BULK, json=user_payloads(LIMIT + 1)).json()
     return lambda i: env.admin().delete(f"{USERS}/{created[i]['id']}")
 
 
@@ -133,8 +135,8 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
         lambda env: lambda i: env.admin().post(USERS, json=UserPayloadFactory.build()),
         201,
     ),
-    ("POST", f"{USERS}/bulk"): (
-        lambda env: lambda i: env.admin().post(f"{USERS}/bulk", json=user_payloads(2)),
+    ("POST", BULK): (
+        lambda env: lambda i: env.admin().post(BULK, json=user_payloads(2)),
         201,
     ),
     ("GET", f"{USERS}/{{user_id}}"): (
@@ -251,11 +253,6 @@ def test_the_window_moves_and_admits_again(
     assert recovered.headers["X-RateLimit-Remaining"] == str(LIMIT - 1)
 
 
-def login_from(client: httpx.Client, payload: dict[str, str], address: str) -> httpx.Response:
-    credentials = {"username": payload["admin_username"], "password": payload["admin_password"]}
-    return client.post(LOGIN, json=credentials, headers={"X-Forwarded-For": address})
-
-
 @pytest.mark.security
 @pytest.mark.settings(trusted_proxies="127.0.0.0/8")
 def test_logins_of_one_account_are_limited_per_address_only(client: httpx.Client) -> None:
@@ -265,7 +262,10 @@ def test_logins_of_one_account_are_limited_per_address_only(client: httpx.Client
     pass."""
     account = RegistrationFactory.build()
     assert client.post(REGISTER, json=account).status_code == 201
-    statuses = [login_from(client, account, f"203.0.113.{n}").status_code for n in range(LIMIT + 1)]
+    credentials = account["admin_username"], account["admin_password"]
+    statuses = [
+        login(client, *credentials, address=f"203.0.113.{n}").status_code for n in range(LIMIT + 1)
+    ]
     assert statuses == [200] * (LIMIT + 1)
 
 

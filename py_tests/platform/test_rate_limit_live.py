@@ -15,8 +15,9 @@ import pytest
 from harness.accounts import new_tenant_admin, new_tenant_credentials
 from harness.live_server import LiveServer
 from harness.redis_server import RedisServer
+from py_tests.support.accounts import login
 from py_tests.support.assertions import wait_for
-from py_tests.support.routes import HEALTH, LOGIN, LOGOUT, READY, USERS
+from py_tests.support.routes import HEALTH, LOGOUT, READY, USERS
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.integration, pytest.mark.slow]
 LIMIT = 10
@@ -112,23 +113,21 @@ def test_failed_logins_are_still_counted_with_redis_stopped(redis_server: RedisS
         owner = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
         attacker = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
         username, password = new_tenant_credentials(server.base_url)
-        right = {"username": username, "password": password}
-        assert owner.post(LOGIN, json=right).status_code == 200  # sets its cookie
+        assert login(owner, username, password).status_code == 200  # sets its cookie
 
         redis_server.stop()
-        guess = {"username": username, "password": "Wr0ng-guess!"}
-        statuses = [attacker.post(LOGIN, json=guess).status_code for _ in range(5)]
+        statuses = [login(attacker, username, "Wr0ng-guess!").status_code for _ in range(5)]
         assert statuses == [401] * LOGIN_LIMIT + [429] * (5 - LOGIN_LIMIT)
-        assert attacker.post(LOGIN, json=right).status_code == 429
+        assert login(attacker, username, password).status_code == 429
         # The owner's device cookie needs no storage to be believed.
-        assert owner.post(LOGIN, json=right).status_code == 200
+        assert login(owner, username, password).status_code == 200
         assert owner.get(READY).status_code == 503
 
 
 @pytest.mark.reliability
 def test_a_frozen_redis_costs_one_timeout_not_one_per_call(redis_server: RedisServer) -> None:
     env = {"REDIS_URL": redis_server.url, "LOGIN_FAILURE_LIMIT": str(LOGIN_LIMIT), **FAST_HASHING}
-    ghost = {"username": "nobody_here", "password": "Wr0ng-guess!"}
+    ghost = "nobody_here", "Wr0ng-guess!"
     with ExitStack() as stack:
         server = stack.enter_context(LiveServer(env))
         http = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
@@ -139,7 +138,7 @@ def test_a_frozen_redis_costs_one_timeout_not_one_per_call(redis_server: RedisSe
         try:
             started = time.monotonic()
             listed = [http.get(USERS).status_code for _ in range(10)]
-            logins = [http.post(LOGIN, json=ghost).status_code for _ in range(10)]
+            logins = [login(http, *ghost).status_code for _ in range(10)]
             elapsed = time.monotonic() - started
         finally:
             redis_server.thaw()

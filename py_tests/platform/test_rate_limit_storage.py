@@ -23,13 +23,14 @@ from app.ratelimit import (
 )
 from harness.live_server import free_port
 from py_tests.fixtures.app import restarted
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_problem
-from py_tests.support.routes import LOGIN, READY
+from py_tests.support.routes import READY
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.security, pytest.mark.inprocess]
 LIMIT = 3
 CALLS = 20
-GHOST = {"username": "nobody_here", "password": "Wr0ng-guess!"}
+GHOST = "nobody_here", "Wr0ng-guess!"
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def ratelimit_log() -> Iterator[list[logging.LogRecord]]:
 def test_failed_logins_are_counted_in_memory_while_redis_is_down(settings: Settings) -> None:
     down = f"redis://127.0.0.1:{free_port()}/0"
     with restarted(settings, redis_url=down, login_failure_limit=LIMIT) as client:
-        responses = [client.post(LOGIN, json=GHOST) for _ in range(LIMIT + 2)]
+        responses = [login(client, *GHOST) for _ in range(LIMIT + 2)]
         assert client.get(READY).status_code == 503
     assert [r.status_code for r in responses] == [401] * LIMIT + [429] * 2
     assert_problem(responses[-1], 429)
@@ -76,7 +77,7 @@ def test_a_frozen_redis_costs_one_timeout_not_one_per_call(
 ) -> None:
     with restarted(settings, redis_url=silent_redis, login_failure_limit=LIMIT) as client:
         started = time.monotonic()
-        statuses = [client.post(LOGIN, json=GHOST).status_code for _ in range(CALLS)]
+        statuses = [login(client, *GHOST).status_code for _ in range(CALLS)]
         elapsed = time.monotonic() - started
     assert statuses == [401] * LIMIT + [429] * (CALLS - LIMIT)
     # One call waited for the timeout; the others went straight to the fallbacks.

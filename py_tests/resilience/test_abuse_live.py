@@ -18,7 +18,8 @@ import pytest
 from harness.accounts import new_tenant_admin
 from harness.live_server import LiveServer
 from harness.postgres_server import PostgresServer
-from py_tests.support.routes import LOGIN, UPLOAD, USERS
+from py_tests.support.accounts import login
+from py_tests.support.routes import UPLOAD, USERS
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.concurrency]
 
@@ -119,8 +120,8 @@ def test_slow_clients_do_not_stall_another_tenant(server: LiveServer) -> None:
             member = {"username": f"a{tag}", "email": f"a{tag}@abuse.example.org"}
             password = f"Pw-{tag}-abuse"
             assert http.post(USERS, json={**member, "password": password}).status_code == 201
-            login = http.post(LOGIN, json={"username": member["username"], "password": password})
-            accounts.append(f"Bearer {login.json()['access_token']}")
+            logged_in = login(http, member["username"], password)
+            accounts.append(f"Bearer {logged_in.json()['access_token']}")
         big = random.randbytes(8 * 1024 * 1024 // 2).hex()[: 8 * 1024 * 1024].encode()
         stored = http.post(UPLOAD, files={"file": ("big.txt", big, "text/plain")})
         assert stored.status_code == 201, stored.text
@@ -152,7 +153,7 @@ def test_slow_clients_do_not_stall_another_tenant(server: LiveServer) -> None:
         failures: list[str] = []
         deadline = time.monotonic() + MEASURE_S
         calls: dict[str, Callable[[], httpx.Response]] = {
-            "login": lambda: http.post(LOGIN, json=victim_login),
+            "login": lambda: login(http, victim_login["username"], victim_login["password"]),
             "create": lambda: http.post(USERS, json=_new_member()),
             "list": lambda: http.get(USERS),
         }

@@ -20,8 +20,9 @@ from fastapi import FastAPI
 from app.db.session import Database
 from app.runtime import Runtime
 from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.support.accounts import login
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, strong_password
-from py_tests.support.routes import FILES, LOGIN, REGISTER, UPLOAD, USERS
+from py_tests.support.routes import BULK, FILES, REGISTER, UPLOAD, USERS
 from py_tests.support.samples import text
 
 pytestmark = [
@@ -61,7 +62,7 @@ class HashProbe:
 
 
 async def _login(http: httpx.AsyncClient, tenant: AsyncTenant) -> httpx.Response:
-    return await http.post(LOGIN, json={"username": tenant.username, "password": tenant.password})
+    return await login(http, tenant.username, tenant.password)
 
 
 async def _register(http: httpx.AsyncClient, _: AsyncTenant) -> httpx.Response:
@@ -74,7 +75,7 @@ async def _create(_: httpx.AsyncClient, tenant: AsyncTenant) -> httpx.Response:
 
 async def _bulk(_: httpx.AsyncClient, tenant: AsyncTenant) -> httpx.Response:
     payloads = [UserPayloadFactory.build(password=strong_password()) for _ in range(5)]
-    return await tenant.admin.post(f"{USERS}/bulk", json=payloads)
+    return await tenant.admin.post(BULK, json=payloads)
 
 
 async def _own_password(_: httpx.AsyncClient, tenant: AsyncTenant) -> httpx.Response:
@@ -212,10 +213,10 @@ async def test_a_flood_of_new_hashes_leaves_logins_a_lane(
 
     monkeypatch.setattr(hasher, "hash", held_hash)
     payloads = [UserPayloadFactory.build(password=strong_password()) for _ in range(8)]
-    bulk = asyncio.create_task(creator.admin.post(f"{USERS}/bulk", json=payloads))
+    bulk = asyncio.create_task(creator.admin.post(BULK, json=payloads))
     try:
-        login = await asyncio.wait_for(_login(async_client, other), timeout=10)
-        assert login.status_code == 200, login.text
+        logged_in = await asyncio.wait_for(_login(async_client, other), timeout=10)
+        assert logged_in.status_code == 200, logged_in.text
         assert not bulk.done()  # the creates were still waiting for their hashes
     finally:
         release.set()

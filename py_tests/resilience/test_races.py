@@ -8,8 +8,9 @@ import pytest
 
 from py_tests.fixtures.app import MakeAsyncClient
 from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.support.accounts import login
 from py_tests.support.factories import UserPayloadFactory, strong_password
-from py_tests.support.routes import LOGIN, USERS
+from py_tests.support.routes import USERS
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -47,11 +48,9 @@ async def test_demoting_two_admins_at_once_keeps_an_active_admin(
     second = UserPayloadFactory.build(role="admin", password=password)
     created = await async_tenant_a.admin.post(USERS, json=second)
     assert created.status_code == 201, created.text
-    login = await async_client.post(
-        LOGIN, json={"username": second["username"], "password": password}
-    )
+    logged_in = await login(async_client, second["username"], password)
     second_admin = make_async_client(
-        headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+        headers={"Authorization": f"Bearer {logged_in.json()['access_token']}"}
     )
 
     # Each admin demotes the other at the same moment: only one may win.

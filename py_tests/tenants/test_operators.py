@@ -12,8 +12,9 @@ import pytest
 
 from py_tests.fixtures.clients import MakeTenant
 from py_tests.fixtures.operators import RunCli, create_operator
+from py_tests.support.accounts import login
 from py_tests.support.factories import strong_password, unique_username
-from py_tests.support.routes import LOGIN, STATS, TENANTS, USERS
+from py_tests.support.routes import STATS, TENANTS, USERS
 from py_tests.support.spellings import fullwidth
 
 pytestmark = pytest.mark.integration
@@ -25,10 +26,6 @@ def fresh_email() -> str:
 
 def new_identity() -> tuple[str, str, str]:
     return unique_username(), fresh_email(), strong_password()
-
-
-def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
-    return client.post(LOGIN, json={"username": username, "password": password})
 
 
 def operator_headers(client: httpx.Client, run_cli: RunCli) -> dict[str, str]:

@@ -9,9 +9,10 @@ import pytest
 
 from py_tests.fixtures.app import MakeAsyncClient
 from py_tests.fixtures.async_clients import AsyncTenant
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_problem
 from py_tests.support.factories import UserPayloadFactory, strong_password, user_payloads
-from py_tests.support.routes import BULK, LOGIN, USERS
+from py_tests.support.routes import BULK, USERS
 
 pytestmark = [pytest.mark.users, pytest.mark.asyncio]
 
@@ -38,8 +39,9 @@ async def test_bulk_by_member_is_forbidden(
 ) -> None:
     payload = UserPayloadFactory.build(password=strong_password())
     assert (await async_tenant_a.admin.post(USERS, json=payload)).status_code == 201
-    credentials = {"username": payload["username"], "password": payload["password"]}
-    token = (await async_client.post(LOGIN, json=credentials)).json()["access_token"]
+    token = (await login(async_client, payload["username"], payload["password"])).json()[
+        "access_token"
+    ]
     member = make_async_client(headers={"Authorization": f"Bearer {token}"})
     assert_problem(await member.post(BULK, json=user_payloads(2)), 403)
     assert await user_total(async_tenant_a.admin) == 2
@@ -119,8 +121,7 @@ async def test_bulk_users_with_passwords_can_log_in(
         item["password"] = strong_password()
     assert (await async_tenant_a.admin.post(BULK, json=items)).status_code == 201
     for item in items:
-        credentials = {"username": item["username"], "password": item["password"]}
-        response = await async_client.post(LOGIN, json=credentials)
+        response = await login(async_client, item["username"], item["password"])
         assert response.status_code == 200, response.text
         assert response.json()["token_type"] == "bearer"
 

@@ -16,9 +16,10 @@ from pydantic_core import SchemaValidator, ValidationError, core_schema
 from app.schemas import DISPLAY_TEXT
 from app.text import ASSIGNED_PLANES, FORMAT_CHARACTERS
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import RegistrationFactory, UserPayloadFactory, unique_suffix
-from py_tests.support.routes import LOGIN, REGISTER, USERS
+from py_tests.support.routes import BULK, REGISTER, USERS
 from py_tests.support.spellings import EMAILS, TENANT_NAMES, Spellings, fullwidth
 
 pytestmark = pytest.mark.security
@@ -75,7 +76,7 @@ def test_bulk_create_clashes_with_another_spelling_inside_the_batch(
     tenant_a: Tenant, spellings: Spellings
 ) -> None:
     items = [UserPayloadFactory.build(email=email) for email in spellings(unique_suffix())]
-    response = tenant_a.admin.api.post(f"{USERS}/bulk", json=items)
+    response = tenant_a.admin.api.post(BULK, json=items)
     assert assert_problem(response, 409)["conflicts"] == [
         {"index": 1, "field": "email", "reason": "duplicate of item 0"}
     ]
@@ -127,8 +128,7 @@ def test_login_finds_the_account_by_another_spelling_of_its_username(
 ) -> None:
     username = spell(tenant_a_member.username)
     assert username != tenant_a_member.username
-    credentials = {"username": username, "password": tenant_a_member.password}
-    response = client.post(LOGIN, json=credentials)
+    response = login(client, username, tenant_a_member.password)
     assert response.status_code == 200, response.text
 
 

@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from py_tests.fixtures.clients import ApiClient, MakeTenant, Member, Tenant
+from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_invalid, assert_problem
 from py_tests.support.factories import UserPayloadFactory, strong_password, unique_username
-from py_tests.support.routes import LOGIN, USERS
+from py_tests.support.routes import USERS
 
 pytestmark = pytest.mark.users
 
@@ -29,10 +30,6 @@ def utc_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     assert parsed.utcoffset() == timedelta(0), f"{value} is not UTC with an offset"
     return parsed
-
-
-def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
-    return client.post(LOGIN, json={"username": username, "password": password})
 
 
 # --- anonymous, other tenant, wrong role ----------------------------------------------
