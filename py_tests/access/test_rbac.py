@@ -19,7 +19,17 @@ from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.support.factories import UserPayloadFactory, user_payloads
 from py_tests.support.matrices import MATRIX, ROLES
-from py_tests.support.routes import BULK, FILE, FILES, STATS, TENANTS, USER, USERS, route_table
+from py_tests.support.routes import (
+    BULK,
+    FILE,
+    FILES,
+    STATS,
+    TENANTS,
+    UPLOAD,
+    USER,
+    USERS,
+    route_table,
+)
 
 pytestmark = pytest.mark.rbac
 
@@ -53,7 +63,7 @@ REQUESTS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("POST", USERS): lambda: {"json": UserPayloadFactory.build()},
     ("POST", BULK): lambda: {"json": user_payloads(2)},
     ("PUT", USER): lambda: {"json": {"full_name": RENAMED}},
-    ("POST", f"{FILES}/upload"): lambda: {"files": {"file": ("a.txt", FILE_BYTES, "text/plain")}},
+    ("POST", UPLOAD): lambda: {"files": {"file": ("a.txt", FILE_BYTES, "text/plain")}},
 }
 # What a successful answer must show; `own` is the caller's tenant id (None: operator).
 SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], bool]] = {
@@ -65,7 +75,7 @@ SUCCEEDS: dict[tuple[str, str], Callable[[httpx.Response, Target, str | None], b
         (r.json()["id"], r.json()["full_name"]) == (t.user_id, RENAMED)
     ),
     ("DELETE", USER): lambda r, t, own: r.content == b"",
-    ("POST", f"{FILES}/upload"): lambda r, t, own: r.json()["tenant_id"] == own,
+    ("POST", UPLOAD): lambda r, t, own: r.json()["tenant_id"] == own,
     ("GET", FILES): lambda r, t, own: {f["tenant_id"] for f in r.json()["data"]} <= {own},
     ("GET", FILE): lambda r, t, own: r.content == FILE_BYTES,
     ("DELETE", FILE): lambda r, t, own: r.content == b"",
@@ -97,7 +107,7 @@ def tenant_state(admin: ApiClient, target: Target) -> tuple[Any, ...]:
 def target(tenant_a: Tenant) -> Target:
     user = tenant_a.admin.api.post(USERS, json=UserPayloadFactory.build())
     assert user.status_code == 201, user.text
-    upload = tenant_a.admin.api.post(f"{FILES}/upload", **REQUESTS[("POST", f"{FILES}/upload")]())
+    upload = tenant_a.admin.api.post(UPLOAD, **REQUESTS[("POST", UPLOAD)]())
     assert upload.status_code == 201, upload.text
     return Target(tenant_id=tenant_a.id, user_id=user.json()["id"], file_id=upload.json()["id"])
 

@@ -24,7 +24,7 @@ from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Tenant
 from py_tests.html_report import record_cell
 from py_tests.support.factories import UserPayloadFactory, user_payloads
-from py_tests.support.routes import BULK, FILES, STATS, TENANTS, USERS, route_table
+from py_tests.support.routes import BULK, FILES, STATS, TENANTS, UPLOAD, USER, USERS, route_table
 
 pytestmark = pytest.mark.tenant_isolation
 
@@ -39,7 +39,7 @@ def id_routes(client: httpx.Client) -> list[tuple[str, str]]:
 
 
 def upload_text(api: ApiClient, content: bytes) -> dict[str, Any]:
-    response = api.post(f"{FILES}/upload", files={"file": ("notes.txt", content, "text/plain")})
+    response = api.post(UPLOAD, files={"file": ("notes.txt", content, "text/plain")})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -65,15 +65,19 @@ def call(api: ApiClient, method: str, path: str, ids: dict[str, str]) -> tuple[i
 
 @pytest.mark.parametrize("role", ["admin", "user"])
 def test_every_id_route_hides_other_tenants_resources(
-    request: pytest.FixtureRequest, client: httpx.Client, tenant_b: Tenant, role: str
+    request: pytest.FixtureRequest,
+    client: httpx.Client,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    role: str,
 ) -> None:
     """Tenant A's admin and member try tenant B's ids on every route and method: each
     answer is exactly the answer to an unknown id (404 for the admin; for the member,
     whatever its role gets there), and B's data is unchanged."""
     caller: ApiClient = request.getfixturevalue(f"tenant_a_{role}")
     routes = id_routes(client)
-    assert ("GET", f"{USERS}/{{user_id}}") in routes
-    assert ("DELETE", f"{USERS}/{{user_id}}") in routes
+    assert ("GET", USER) in routes
+    assert ("DELETE", USER) in routes
     foreign = tenant_b_resources(tenant_b)
     missing = {p for _, path in routes for p in PATH_PARAM.findall(path)} - set(foreign)
     assert not missing, f"add a tenant-B resource for the path parameters {missing}"

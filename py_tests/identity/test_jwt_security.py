@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from app.config import Settings
 from app.main import create_app
-from py_tests.fixtures.clients import ApiClient, Member, Tenant, register_tenant
+from py_tests.fixtures.clients import ApiClient, MakeTenant, Member, Tenant, register_tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_unauthorized
 from py_tests.support.routes import USERS
@@ -143,11 +143,12 @@ def test_tokens_of_soft_deleted_user_stop_working(
 
 @pytest.mark.inprocess
 def test_an_accepted_access_token_is_refused_once_it_expires(
-    controlled_clock: time_machine.Traveller, tenant_a: Tenant, settings: Settings
+    controlled_clock: time_machine.Traveller, make_tenant: MakeTenant, settings: Settings
 ) -> None:
     """Verified tokens are remembered per process (app/auth.py); expiry is still checked
-    on every call, with the configured leeway and not a second more."""
-    admin = tenant_a.admin.api
+    on every call, with the configured leeway and not a second more. The tenant is
+    registered here, so that its token is issued on the controlled clock."""
+    admin = make_tenant().admin.api
     assert admin.get(USERS).status_code == 200
     lifetime = settings.access_token_expire_minutes * 60 + settings.jwt_leeway_seconds
     controlled_clock.shift(lifetime - 1)

@@ -1,6 +1,7 @@
 """The in-process harness must behave like the ASGI servers the API runs under, or a
 concurrency test could fail (or pass) for the harness's sake rather than the app's;
-and tenant A copied from its seed must be as fresh as one registered for the test."""
+and tenant A copied from its seed must be as fresh as one registered for the test,
+under the test's own settings."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from app.db.models import AuthSession
 from py_tests.fixtures.clients import SEEDED_TENANT, Tenant
 from py_tests.fixtures.inprocess import asgi_client, started
-from py_tests.support.routes import LOGOUT, REFRESH
+from py_tests.support.routes import LOGOUT, REFRESH, USERS
 
 
 @pytest.mark.concurrency
@@ -76,9 +77,10 @@ def test_tenant_a_is_a_copy_of_the_seed_and_what_the_test_does_stays_in_it(
 
 @pytest.mark.inprocess
 @pytest.mark.settings(access_token_expire_minutes=5)
-def test_tenant_a_is_registered_when_the_test_changes_settings(
+def test_tenant_a_is_seeded_under_the_settings_the_test_changes(
     request: pytest.FixtureRequest, tenant_a: Tenant, database_source: str | None
 ) -> None:
-    assert database_source is None
-    assert SEEDED_TENANT not in request.node.stash
+    assert database_source is not None, "tenant A was registered, not copied from a seed"
+    assert request.node.stash[SEEDED_TENANT].id == tenant_a.id
     assert tenant_a.admin.tokens["expires_in"] == 300
+    assert tenant_a.admin.api.get(USERS).status_code == 200

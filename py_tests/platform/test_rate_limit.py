@@ -29,6 +29,7 @@ from py_tests.support.routes import (
     STATS,
     TENANTS,
     UPLOAD,
+    USER,
     USERS,
     route_table,
 )
@@ -139,11 +140,11 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
         lambda env: lambda i: env.admin().post(BULK, json=user_payloads(2)),
         201,
     ),
-    ("GET", f"{USERS}/{{user_id}}"): (
+    ("GET", USER): (
         lambda env: lambda i: env.admin().get(f"{USERS}/{env.tenant().admin.id}"),
         200,
     ),
-    ("PUT", f"{USERS}/{{user_id}}"): (
+    ("PUT", USER): (
         lambda env: (
             lambda i: env.admin().put(
                 f"{USERS}/{env.tenant().admin.id}", json={"full_name": f"Name {i}"}
@@ -151,7 +152,7 @@ SCENARIOS: dict[tuple[str, str], tuple[Callable[[Env], Attempt], int]] = {
         ),
         200,
     ),
-    ("DELETE", f"{USERS}/{{user_id}}"): (_delete_users, 204),
+    ("DELETE", USER): (_delete_users, 204),
     ("POST", UPLOAD): (_upload, 201),
     ("GET", FILES): (lambda env: lambda i: env.admin().get(FILES), 200),
     ("GET", FILE): (_get_file, 200),
