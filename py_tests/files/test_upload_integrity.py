@@ -29,6 +29,7 @@ from py_tests.fixtures.clients import ApiClient
 from py_tests.fixtures.inprocess import PEER, InProcessClient, asgi_client
 from py_tests.support import samples
 from py_tests.support.assertions import assert_problem
+from py_tests.support.logs import logged
 from py_tests.support.routes import FILES, UPLOAD
 
 pytestmark = [
@@ -395,15 +396,8 @@ def test_a_client_that_disconnects_mid_upload_is_logged_in_one_line_and_keeps_no
         "server": ("testserver", 80),
         "state": {},
     }
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign,assignment]
-    app_log = logging.getLogger("app")
-    app_log.addHandler(handler)
-    try:
+    with logged("app") as records:
         client.call(client.app, scope, receive, send)
-    finally:
-        app_log.removeHandler(handler)
 
     said = [(r.levelname, r.getMessage()) for r in records]
     assert not [r for r in records if r.exc_info or r.levelno >= logging.ERROR], said

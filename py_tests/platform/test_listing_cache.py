@@ -2,7 +2,6 @@
 unchanged, only to a caller who may list that tenant, and counted by the rate limiter
 like any other call."""
 
-import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from py_tests.fixtures.app import runtime_of
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
 from py_tests.fixtures.inprocess import InProcessClient
 from py_tests.support.assertions import assert_problem, assert_unauthorized, wait_for
+from py_tests.support.logs import logged
 from py_tests.support.routes import FILES, LOGOUT, UPLOAD, USERS
 
 # Session states kept for a minute: a test never depends on one still being kept, and
@@ -182,15 +182,8 @@ def test_another_tenant_never_gets_a_kept_page(
 def test_an_answer_from_memory_is_logged_as_a_routed_one(
     sqlite_path: str, client: InProcessClient, tenant_a: Tenant
 ) -> None:
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign,assignment]
-    access = logging.getLogger("app.access")
-    access.addHandler(handler)
-    try:
+    with logged("app.access") as records:
         answer = kept_page(client, tenant_a.admin.api)
-    finally:
-        access.removeHandler(handler)
 
     fields = records[-1].fields  # type: ignore[attr-defined]
     assert fields["request_id"] == answer.headers["x-request-id"]

@@ -18,6 +18,7 @@ from harness.redis_server import RedisServer
 from py_tests.support.accounts import login
 from py_tests.support.assertions import wait_for
 from py_tests.support.routes import HEALTH, LOGOUT, READY, USERS
+from py_tests.support.servers import or_skip
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.integration, pytest.mark.slow]
 LIMIT = 10
@@ -28,11 +29,7 @@ FAST_HASHING = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "102
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    try:
-        server = RedisServer()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    with server:
+    with or_skip(RedisServer) as server:
         yield server
 
 

@@ -25,6 +25,7 @@ from harness.live_server import free_port
 from py_tests.fixtures.app import restarted
 from py_tests.support.accounts import login
 from py_tests.support.assertions import assert_problem
+from py_tests.support.logs import logged
 from py_tests.support.routes import READY
 
 pytestmark = [pytest.mark.rate_limit, pytest.mark.security, pytest.mark.inprocess]
@@ -42,24 +43,11 @@ def silent_redis() -> Iterator[str]:
         yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
 
 
-class Collected(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def ratelimit_log() -> Iterator[list[logging.LogRecord]]:
-    """What app.ratelimit logs (the app's logger does not propagate to pytest's)."""
-    logger, collected = logging.getLogger("app.ratelimit"), Collected()
-    logger.addHandler(collected)
-    try:
-        yield collected.records
-    finally:
-        logger.removeHandler(collected)
+    """What app.ratelimit logs."""
+    with logged("app.ratelimit") as records:
+        yield records
 
 
 def test_failed_logins_are_counted_in_memory_while_redis_is_down(settings: Settings) -> None:

@@ -20,6 +20,7 @@ from harness.live_server import LiveServer
 from harness.postgres_server import PostgresServer
 from py_tests.support.accounts import login
 from py_tests.support.routes import UPLOAD, USERS
+from py_tests.support.servers import or_skip
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.concurrency]
 
@@ -37,11 +38,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     with ExitStack() as stack:
         env = dict(ENV)
         if request.param == "postgres":
-            try:
-                postgres = PostgresServer()
-            except FileNotFoundError as exc:
-                pytest.skip(str(exc))
-            env["DATABASE_URL"] = stack.enter_context(postgres).url
+            env["DATABASE_URL"] = stack.enter_context(or_skip(PostgresServer)).url
         yield stack.enter_context(LiveServer(env, workers=2))
 
 

@@ -23,6 +23,7 @@ from harness.live_server import LiveServer, free_port
 from harness.postgres_server import PostgresServer
 from py_tests.support.assertions import PROBLEM_JSON, wait_for
 from py_tests.support.routes import FILES, HEALTH, LOGIN, READY, UPLOAD, USERS
+from py_tests.support.servers import or_skip
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -38,11 +39,7 @@ def new_user() -> dict[str, str]:
 
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    with server:
+    with or_skip(PostgresServer) as server:
         yield server
 
 
