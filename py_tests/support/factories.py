@@ -11,8 +11,8 @@ import factory
 from faker import Faker
 
 # Names drawn uniformly, not by how common they are in the locale: as realistic for
-# these tests, and a registration's fields cost 47 us instead of 390 us (a weighted
-# draw rebuilds its table of cumulative weights every time).
+# these tests, and cheaper (a weighted draw rebuilds its table of cumulative weights
+# every time).
 fake = Faker(use_weighting=False)
 
 
