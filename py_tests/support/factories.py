@@ -10,10 +10,7 @@ from typing import Any
 import factory
 from faker import Faker
 
-# Names drawn uniformly, not by how common they are in the locale: as realistic for
-# these tests, and cheaper (a weighted draw rebuilds its table of cumulative weights
-# every time).
-fake = Faker(use_weighting=False)
+fake = Faker()
 
 
 def unique_suffix() -> str:
