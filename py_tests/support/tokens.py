@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import jwt
 
-from py_tests.fixtures.clients import ApiClient
+from py_tests.support.accounts import Poster
 from py_tests.support.routes import REFRESH
 
 MISSING: Any = object()  # an override that removes the field from a payload
@@ -19,7 +19,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def refresh(api: ApiClient, refresh_token: str) -> httpx.Response:
+def refresh(api: Poster[httpx.Response], refresh_token: str) -> httpx.Response:
     return api.post(REFRESH, json={"refresh_token": refresh_token})
 
 
