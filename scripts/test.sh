@@ -10,8 +10,8 @@
 # (scripts/rust_tests.sh; reports/junit-rust.xml). SKIP_RUST=1 leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Bytecode, and pytest's rewritten modules with it, cached outside the tree: each
-# pytest process starts about 4 s sooner than with PYTHONDONTWRITEBYTECODE.
+# Bytecode, and pytest's rewritten modules with it, cached outside the tree, so that
+# each pytest process does not compile its libraries again (TESTING_STRATEGY.md).
 unset PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.venv/pycache}"
 bash scripts/bootstrap.sh
