@@ -26,6 +26,10 @@ HEADER_TIMEOUT_ENV = "HEADER_TIMEOUT_SECONDS"
 MAX_PIPELINED = 32
 # Largest request head (request line and headers) accepted, as common proxies allow.
 MAX_HEAD_BYTES = 64 * 1024
+# After a refusal, how long and how much of what the client still sends is read and
+# dropped before the connection closes.
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 4 * 1024 * 1024
 _HEAD_TOO_LARGE = (
     b'{"type":"https://saas-api.dev/problems/request-header-fields-too-large",'
     b'"title":"Request header fields too large","status":431,'
@@ -46,12 +50,17 @@ class BoundedClientProtocol(HttpToolsProtocol):
         self._head_deadline: asyncio.TimerHandle | None = None
         # Bytes received since the current request head began, while it is incomplete.
         self._head_bytes: int | None = 0
+        # Bytes read and dropped since a refusal was sent (None: nothing refused).
+        self._refused_bytes: int | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._await_head()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused_bytes is not None:
+            self._drain(len(data))
+            return
         if self._head_bytes is not None:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
@@ -101,6 +110,9 @@ class BoundedClientProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse_head(self) -> None:
+        """Answers 431, then reads and drops what the client still sends for a moment
+        before closing: closing with unread bytes would reset the connection, and the
+        client could lose the answer before reading it."""
         self._cancel_deadline()
         self._head_bytes = None
         if self.transport.is_closing():
@@ -112,4 +124,12 @@ class BoundedClientProtocol(HttpToolsProtocol):
             b"content-length: " + str(len(_HEAD_TOO_LARGE)).encode() + b"\r\n"
             b"connection: close\r\n\r\n" + _HEAD_TOO_LARGE
         )
-        self.transport.close()
+        self.transport.write_eof()
+        self._refused_bytes = 0
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def _drain(self, size: int) -> None:
+        assert self._refused_bytes is not None
+        self._refused_bytes += size
+        if self._refused_bytes > LINGER_MAX_BYTES and not self.transport.is_closing():
+            self.transport.close()

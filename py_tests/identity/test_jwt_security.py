@@ -119,6 +119,12 @@ UNAUTHORIZED_HEADERS = [
     pytest.param(signed(sid=str(uuid.uuid4())), id="unknown-session"),
     pytest.param(signed(sub=str(uuid.uuid4())), id="other-subject"),
     *(pytest.param(signed(**{name: MISSING}), id=f"missing-{name}") for name in CLAIMS),
+    # Signed with the right key, claims of types or values no token of ours holds.
+    pytest.param(signed(exp=10**20), id="expiry-past-the-calendar"),
+    pytest.param(signed(exp=1e300), id="expiry-float-overflow"),
+    pytest.param(signed(sid=[1]), id="session-id-a-list"),
+    pytest.param(signed(tid=5), id="tenant-id-a-number"),
+    pytest.param(signed(sub={"id": 1}), id="subject-an-object"),
 ]
 
 

@@ -165,8 +165,29 @@ def test_an_in_memory_sqlite_database_is_refused_at_start(
             "short-but-secret-xyz",
             "JWT_SECRET is 20 bytes",
         ),
+        (
+            {"DATABASE_URL": "mysql://saas:s3cret-pw@db/saas"},
+            "s3cret-pw",
+            "DATABASE_URL must be sqlite+aiosqlite",
+        ),
+        (
+            {"STORAGE_URL": "ftp://saas:s3cret-pw@files/x"},
+            "s3cret-pw",
+            "STORAGE_URL must be file:///path or s3://bucket",
+        ),
+        (
+            {"JWT_ALGORITHM": "RS256", "JWT_PRIVATE_KEY_FILE": "/no/such/s3cret-dir/key.pem"},
+            "s3cret-dir",
+            "JWT_PRIVATE_KEY_FILE names no readable file",
+        ),
     ],
-    ids=["database-password", "weak-jwt-secret"],
+    ids=[
+        "database-password",
+        "weak-jwt-secret",
+        "unsupported-database-driver",
+        "unsupported-storage-url",
+        "missing-key-file",
+    ],
 )
 def test_an_invalid_configuration_is_described_without_its_values(
     environ: pytest.MonkeyPatch, env: dict[str, str], secret: str, problem: str

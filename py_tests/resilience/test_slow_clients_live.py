@@ -2,6 +2,8 @@
 head sent line by line, a connection that sends nothing, and a download its client
 stops reading are all let go, and the server keeps answering others."""
 
+import contextlib
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -172,4 +174,34 @@ def test_a_download_its_client_stops_reading_is_cut_off(server: LiveServer) -> N
     assert head.startswith(b"HTTP/1.1 200"), head[:200]
     assert 0 < len(body) < len(content), "the stalled answer was not cut off"
     assert "Traceback" not in server.log_tail(200)
+    assert httpx.get(f"{server.base_url}/health").status_code == 200
+
+
+@pytest.mark.parametrize("kept_alive", [False, True], ids=["first-request", "after-a-request"])
+def test_a_request_head_over_the_size_limit_is_answered_431_and_let_go(
+    server: LiveServer, kept_alive: bool
+) -> None:
+    """A header the parser would keep growing in memory (megabytes of it) is refused
+    once the head passes 64 KiB, on a new connection and on one kept alive."""
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.settimeout(10)
+        if kept_alive:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = b""
+            while not first.endswith(b"}"):  # the whole JSON answer of /health
+                first += conn.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200")
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            # Header bytes until the server answers (or 8 MiB were sent).
+            while sent < 8 * MiB and not select.select([conn], [], [], 0)[0]:
+                conn.sendall(b"a" * 65536)
+                sent += 65536
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert sent < 8 * MiB, "the server read megabytes of one request head"
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+    assert b"application/problem+json" in answer
     assert httpx.get(f"{server.base_url}/health").status_code == 200
