@@ -1,13 +1,13 @@
-"""The suite's fixtures live in plugin modules; this file loads them where tests run,
-and keeps the garbage collector off the objects that live as long as the run."""
+"""The suite's fixtures live in plugin modules, listed here; this file also keeps the
+garbage collector off the objects that live as long as the run."""
 
 import gc
 
 import pytest
 
-pytest_plugins = ["py_tests.plugin", "py_tests.html_report"]
-
-FIXTURE_PLUGINS = [
+pytest_plugins = [
+    "py_tests.plugin",
+    "py_tests.html_report",
     "py_tests.fixtures.databases",
     "py_tests.fixtures.storage",
     "py_tests.fixtures.app",
@@ -16,20 +16,6 @@ FIXTURE_PLUGINS = [
     "py_tests.fixtures.operators",
     "py_tests.fixtures.seeds",
 ]
-
-
-@pytest.hookimpl(trylast=True)  # after pytest-cov's, which starts measuring in workers here
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """The fixtures load where tests run: in a serial run, and in each pytest-xdist
-    worker. The controller of `-n N` only hands out tests and reports them; importing
-    the fixtures there (with the app, FastAPI and SQLAlchemy they import) would delay
-    the workers' start. Loaded once coverage runs in the worker, the app's module-level
-    lines are measured there."""
-    config = session.config
-    if config.pluginmanager.has_plugin("dsession") and not config.option.showfixtures:
-        return
-    for name in FIXTURE_PLUGINS:
-        config.pluginmanager.import_plugin(name)
 
 
 # Tests between two freezes of what survived them (see pytest_runtest_logfinish).
