@@ -49,7 +49,7 @@ class BoundedClientProtocol(HttpToolsProtocol):
         self._head_timeout = _seconds(HEADER_TIMEOUT_ENV, 10.0)
         self._head_deadline: asyncio.TimerHandle | None = None
         # Bytes received since the current request head began, while it is incomplete.
-        self._head_bytes: int | None = 0
+        self._head_bytes: int | None = None
         # Bytes read and dropped since a refusal was sent (None: nothing refused).
         self._refused_bytes: int | None = None
 
@@ -61,12 +61,15 @@ class BoundedClientProtocol(HttpToolsProtocol):
         if self._refused_bytes is not None:
             self._drain(len(data))
             return
-        if self._head_bytes is not None:
+        # Counted once parsed: a chunk that completes a head, or begins one, is not
+        # counted (it may hold a body); every chunk read while a head stays incomplete
+        # is. So a head is cut off within one read past the limit.
+        head_was_incomplete = self._head_bytes is not None
+        super().data_received(data)
+        if head_was_incomplete and self._head_bytes is not None:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse_head()
-                return
-        super().data_received(data)
 
     def on_message_begin(self) -> None:
         self._head_bytes = 0
