@@ -16,7 +16,7 @@ Then, over httpx: 50 users in one bulk call, 50 sequential creates and 50 concur
 creates (`asyncio.gather`), and the latency of `GET /health` while a bulk call runs.
 
 Writes reports/bench.md and reports/bench.svg; `--publish` also copies them to docs/,
-where the README shows them. `--postgres URL` (a server URL such as
+where docs/benchmarks.md shows them. `--postgres URL` (a server URL such as
 postgresql+asyncpg://saas:saas@127.0.0.1:5432/saas; a database of its own is created
 and dropped) adds the users page on PostgreSQL.
 """
@@ -62,7 +62,7 @@ RAISED_LIMITS = {
 }
 READY_TIMEOUT_S = 30.0
 # Gross-regression bounds for --quick (CI shares its two cores with wrk and both servers).
-# The measured ratios and their history are in docs/bench.md; these bounds catch only
+# The measured ratios are in docs/bench.md (from --publish); these bounds catch only
 # an order-of-magnitude fall.
 QUICK_BOUNDS = {"health": 0.25, "users page": 0.01, "user by id": 0.01, "file 64 KiB": 0.01}
 QUICK_HEALTH_P99_DURING_BULK_MS = 250.0
