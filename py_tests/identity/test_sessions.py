@@ -116,7 +116,7 @@ def test_expired_sessions_are_purged_and_live_ones_kept(
     member_session = claims_of(tenant_a_member.tokens["access_token"])["sid"]
 
     async def expire_member_session() -> None:
-        async with db.session(write=True) as session:
+        async with db.transaction() as session:
             row = await session.get(AuthSession, uuid.UUID(member_session))
             assert row is not None
             row.expires_at = datetime.now(UTC) - timedelta(seconds=1)

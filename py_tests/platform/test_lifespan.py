@@ -38,7 +38,7 @@ def storage_overrides(tmp_path: Path) -> dict[str, Any]:
 
 
 async def expire_sessions(db: Database) -> None:
-    async with db.session(write=True) as session:
+    async with db.transaction() as session:
         past = datetime.now(UTC) - timedelta(seconds=1)
         await session.execute(update(AuthSession).values(expires_at=past))
         await session.commit()

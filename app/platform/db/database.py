@@ -68,9 +68,9 @@ class Database:
         )
 
     @asynccontextmanager
-    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
-        maker = self._writer if write else self._reader
-        async with maker() as session:
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read: on SQLite it never takes the write lock."""
+        async with self._reader() as session:
             yield session
 
     @asynccontextmanager
