@@ -1,6 +1,6 @@
 """The suite's target: in-process (default) or any live deployment of the contract.
 
-    pytest                                   # in-process, fresh app per test
+    pytest                                   # in-process, each test on its own database
     pytest --base-url https://stage.example  # the same tests over real HTTP
     API_BASE_URL=... API_ENV=stage pytest    # the same, from the environment
 
