@@ -20,20 +20,18 @@ from app.platform.request_context import record_caller
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
-def token_service(request: Request) -> TokenService:
+async def get_token_service(request: Request) -> TokenService:
     runtime = runtime_of(request)
     return TokenService(runtime.db, runtime.tokens, runtime.passwords, runtime.session_states)
-
-
-async def get_token_service(request: Request) -> TokenService:
-    return token_service(request)
 
 
 TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
 
 
 async def get_principal(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request,
+    tokens: TokenServiceDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     """The caller of a bearer token, as its session's state says now. A call that fails
     authentication counts against its client address, in the endpoint's bucket, so
@@ -41,7 +39,7 @@ async def get_principal(
     try:
         if not token:
             raise Unauthorized("Missing bearer token")
-        principal = await token_service(request).authenticate(token)
+        principal = await tokens.authenticate(token)
     except Unauthorized:
         await limit_by_address(request)
         raise
