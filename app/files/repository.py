@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import bindparam as param
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.files.models import StoredFile
+from app.platform.db.database import DbSession
 from app.platform.db.scoping import OWN_TENANT, TenantScoped
 from app.platform.pagination import PageQuery
 
@@ -35,7 +35,7 @@ class TenantFiles(TenantScoped):
 class Blobs:
     """Unscoped view of stored files, for totals and for the orphan sweep."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: DbSession) -> None:
         self._session = session
 
     async def totals(self, tenant_id: uuid.UUID | None) -> tuple[int, int]:

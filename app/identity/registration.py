@@ -3,11 +3,10 @@
 import uuid
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.identity.passwords import Passwords, ensure_password_allowed
 from app.identity.schemas import RegisterRequest
-from app.platform.db.database import Database
+from app.platform.db.database import Database, DbSession
 from app.platform.errors import Conflict
 from app.tenants.models import Tenant
 from app.tenants.repository import Tenants
@@ -72,7 +71,7 @@ class RegistrationService:
         return operator.id
 
 
-async def _raise_if_taken(session: AsyncSession, body: RegisterRequest) -> None:
+async def _raise_if_taken(session: DbSession, body: RegisterRequest) -> None:
     taken = []
     if await Tenants(session).name_taken(body.tenant_name):
         taken.append("tenant_name")

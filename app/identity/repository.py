@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, delete, event, select, update
 from sqlalchemy import bindparam as param
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.identity.models import AuthSession
 from app.identity.state_cache import StateCache
 from app.platform.db.base import utcnow
+from app.platform.db.database import DbSession
 from app.tenants.models import Tenant
 from app.users.models import User
 
@@ -31,7 +31,7 @@ class Sessions:
     """Sessions, read through `cache` (app/identity/state_cache.py) when one is given;
     every revocation empties it."""
 
-    def __init__(self, session: AsyncSession, cache: "StateCache[SessionState] | None") -> None:
+    def __init__(self, session: DbSession, cache: "StateCache[SessionState] | None") -> None:
         self._session = session
         self._cache = cache
 

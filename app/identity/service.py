@@ -10,15 +10,13 @@ tenant, so logout, soft delete and deactivation take effect on the next call.
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.identity.models import AuthSession
 from app.identity.passwords import Passwords
 from app.identity.repository import Sessions, SessionState
 from app.identity.schemas import TokenPair
 from app.identity.state_cache import StateCache
 from app.identity.tokens import TokenClaims, Tokens, TokenType, new_jti
-from app.platform.db.database import Database
+from app.platform.db.database import Database, DbSession
 from app.platform.errors import Forbidden, Unauthorized
 from app.platform.permissions import Principal
 from app.tenants.repository import Tenants
@@ -28,7 +26,7 @@ from app.users.repository import Accounts
 INVALID_LOGIN = "Invalid username or password"
 
 
-async def _tenant_active(session: AsyncSession, user: User) -> bool:
+async def _tenant_active(session: DbSession, user: User) -> bool:
     if user.tenant_id is None:  # a platform operator
         return True
     tenant = await Tenants(session).get(user.tenant_id)

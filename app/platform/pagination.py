@@ -9,8 +9,8 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, ColumnElement, Executable, func, select
 from sqlalchemy import bindparam as param
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.platform.db.database import DbSession
 from app.platform.errors import InvalidInput
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class PageQuery(Generic[Entity]):
         return self._page, self._total
 
     async def run(
-        self, session: AsyncSession, *, offset: int, limit: int, **values: Any
+        self, session: DbSession, *, offset: int, limit: int, **values: Any
     ) -> tuple[Sequence[Entity], int]:
         page = {**values, "offset": offset, "limit": limit}
         rows = (await session.execute(self._page, page)).all()

@@ -4,15 +4,15 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.platform.db.database import DbSession
 from app.platform.text import unique_key
 from app.tenants.models import Tenant
 from app.users.models import User
 
 
 class Tenants:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: DbSession) -> None:
         self._session = session
 
     async def name_taken(self, name: str) -> bool:

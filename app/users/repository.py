@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam as param
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.platform.db.database import DbSession
 from app.platform.db.scoping import OWN_TENANT, TenantScoped
 from app.platform.pagination import PageQuery
 from app.platform.text import unique_key
@@ -61,7 +61,7 @@ class Accounts:
     """Service-wide user lookups: login names no tenant, and uniqueness is global.
     Names are compared by their keys (`unique_key`), as the unique indexes compare them."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: DbSession) -> None:
         self._session = session
 
     async def by_username(self, username: str) -> User | None:

@@ -55,11 +55,17 @@ class LocalStorage:
             raise
 
     async def open(self, key: str) -> AsyncIterator[bytes]:
-        path = self._path(key)
-        handle = await asyncio.to_thread(path.open, "rb")
+        # Opening, sizing and the first read share one trip to a worker thread, so a
+        # blob of one chunk costs one trip; a blob never changes once stored.
+        handle, size, chunk = await asyncio.to_thread(_open_and_read, self._path(key))
         try:
-            while chunk := await asyncio.to_thread(handle.read, CHUNK_SIZE):
+            sent = 0
+            while chunk:
                 yield chunk
+                sent += len(chunk)
+                if sent >= size:
+                    break
+                chunk = await asyncio.to_thread(handle.read, CHUNK_SIZE)
         finally:
             handle.close()
 
@@ -88,6 +94,15 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
+
+
+def _open_and_read(path: Path) -> tuple[BinaryIO, int, bytes]:
+    handle = path.open("rb")
+    try:
+        return handle, os.fstat(handle.fileno()).st_size, handle.read(CHUNK_SIZE)
+    except BaseException:
+        handle.close()
+        raise
 
 
 def _measure(handle: BinaryIO) -> tuple[int, str]:

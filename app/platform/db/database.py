@@ -22,6 +22,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.platform.db import sqlite
+from app.platform.db.loop_reads import LoopReads, LoopSession
+
+# What a read is given: on an SQLite file, a session whose statements run on the loop
+# (app/platform/db/loop_reads.py); elsewhere an `AsyncSession`. A write is always given
+# an `AsyncSession`.
+DbSession = AsyncSession | LoopSession
 
 
 class Database:
@@ -55,11 +61,13 @@ class Database:
         self.engine: AsyncEngine
         # Whether anything was committed since an earlier read; SQLite files only.
         self.data_version: sqlite.DataVersion | None = None
+        self._loop_reads: LoopReads | None = None
         if self.is_sqlite:
             sqlite.ensure_directory(url)
             self.engine = sqlite.sqlite_engine(parsed, **kwargs)
             if sqlite.counts_commits(parsed):
                 self.data_version = sqlite.DataVersion(parsed.database or "")
+                self._loop_reads = LoopReads(parsed)
         else:
             self.engine = create_async_engine(url, **kwargs)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -68,8 +76,12 @@ class Database:
         )
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A read: on SQLite it never takes the write lock."""
+    async def session(self) -> AsyncIterator[DbSession]:
+        """A read: on SQLite it never takes the write lock, and runs on the loop."""
+        if self._loop_reads is not None:
+            with self._loop_reads.session() as loop_session:
+                yield loop_session
+            return
         async with self._reader() as session:
             yield session
 
@@ -89,4 +101,6 @@ class Database:
     async def dispose(self) -> None:
         if self.data_version is not None:
             self.data_version.close()
+        if self._loop_reads is not None:
+            self._loop_reads.dispose()
         await self.engine.dispose()

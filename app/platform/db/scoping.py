@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.platform.db.database import DbSession
 from app.platform.errors import NotFound
 
 OWN_TENANT: BindParameter[uuid.UUID] = bindparam("tenant_id")
@@ -32,7 +32,7 @@ def parse_id(raw: str) -> uuid.UUID:
 
 
 class TenantScoped:
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    def __init__(self, session: DbSession, tenant_id: uuid.UUID) -> None:
         self._session = session
         self.tenant_id = tenant_id
 
