@@ -8,9 +8,22 @@ from sqlalchemy import bindparam as param
 from sqlalchemy import func, select
 
 from app.files.models import StoredFile
-from app.platform.db.database import DbSession
+from app.platform.db.database import DbSession, ReadRow, entities
 from app.platform.db.scoping import OWN_TENANT, TenantScoped
 from app.platform.pagination import PageQuery
+
+# What reads of files select: a file's metadata, with where its bytes are stored.
+FILE_VIEW = (
+    StoredFile.id,
+    StoredFile.tenant_id,
+    StoredFile.filename,
+    StoredFile.content_type,
+    StoredFile.size_bytes,
+    StoredFile.uploaded_by,
+    StoredFile.uploaded_at,
+    StoredFile.sha256,
+    StoredFile.storage_key,
+)
 
 
 class TenantFiles(TenantScoped):
@@ -18,18 +31,23 @@ class TenantFiles(TenantScoped):
 
     _OWN = StoredFile.tenant_id == OWN_TENANT
     _BY_ID = select(StoredFile).where(_OWN, StoredFile.id == param("id"))
-    _PAGE = PageQuery(StoredFile, [_OWN], (StoredFile.uploaded_at, StoredFile.id))
+    _VIEW_BY_ID = select(*FILE_VIEW).where(_OWN, StoredFile.id == param("id"))
+    _PAGE = PageQuery(StoredFile, FILE_VIEW, [_OWN], (StoredFile.uploaded_at, StoredFile.id))
+
+    async def view(self, file_id: uuid.UUID) -> ReadRow | None:
+        """The file as a read shows it (`FILE_VIEW`)."""
+        return (await self._session.execute(self._VIEW_BY_ID, self.values(id=file_id))).first()
 
     async def get(self, file_id: uuid.UUID) -> StoredFile | None:
-        values = self.values(id=file_id)
-        return await self._session.scalar(self._BY_ID, values)
+        """The entity, to change in a write."""
+        return await entities(self._session).scalar(self._BY_ID, self.values(id=file_id))
 
-    async def page(self, *, offset: int, limit: int) -> tuple[Sequence[StoredFile], int]:
+    async def page(self, *, offset: int, limit: int) -> tuple[Sequence[ReadRow], int]:
         """(the page, how many files there are in all)."""
         return await self._PAGE.run(self._session, offset=offset, limit=limit, **self.values())
 
     async def delete(self, stored: StoredFile) -> None:
-        await self._session.delete(stored)
+        await entities(self._session).delete(stored)
 
 
 class Blobs:

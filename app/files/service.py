@@ -19,7 +19,7 @@ from app.files.schemas import FileOut
 from app.files.storage import BlobStorage, StorageUnavailable
 from app.files.uploads import receive_upload
 from app.platform.config import Settings
-from app.platform.db.database import Database
+from app.platform.db.database import Database, ReadRow
 from app.platform.db.scoping import not_found, parse_id
 from app.platform.errors import Forbidden, ServiceUnavailable
 from app.platform.pagination import Page, PageParams
@@ -86,15 +86,15 @@ class FileService:
             )
         return params.of([FileOut.model_validate(f) for f in rows], total)
 
-    async def get(self, raw_id: str) -> StoredFile:
+    async def get(self, raw_id: str) -> ReadRow:
         """The file's row; the session is closed before its bytes are streamed."""
         async with self._db.session() as session:
-            stored = await TenantFiles(session, self._tenant_id).get(parse_id(raw_id))
+            stored = await TenantFiles(session, self._tenant_id).view(parse_id(raw_id))
         if stored is None:
             raise not_found()
         return stored
 
-    async def open_content(self, stored: StoredFile) -> AsyncIterator[bytes]:
+    async def open_content(self, stored: ReadRow) -> AsyncIterator[bytes]:
         """The file's bytes, with the blob already opened so a storage failure is a 503
         answer rather than a broken stream."""
         chunks = self._storage.open(stored.storage_key)

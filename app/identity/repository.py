@@ -10,7 +10,7 @@ from sqlalchemy import bindparam as param
 from app.identity.models import AuthSession
 from app.identity.state_cache import StateCache
 from app.platform.db.base import utcnow
-from app.platform.db.database import DbSession
+from app.platform.db.database import DbSession, entities
 from app.tenants.models import Tenant
 from app.users.models import User
 
@@ -36,7 +36,7 @@ class Sessions:
         self._cache = cache
 
     def add(self, auth_session: AuthSession) -> None:
-        self._session.add(auth_session)
+        entities(self._session).add(auth_session)
 
     async def state(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionState | None:
         cache = self._cache
@@ -119,7 +119,7 @@ class Sessions:
         cache = self._cache
         if cache is not None:  # now, and again once the revocation is committed
             cache.invalidate()
-            sync_session = self._session.sync_session
+            sync_session = entities(self._session).sync_session
             if not event.contains(sync_session, "after_commit", cache.invalidate):
                 event.listen(sync_session, "after_commit", cache.invalidate)
         stmt = (

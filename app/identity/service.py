@@ -16,21 +16,12 @@ from app.identity.repository import Sessions, SessionState
 from app.identity.schemas import TokenPair
 from app.identity.state_cache import StateCache
 from app.identity.tokens import TokenClaims, Tokens, TokenType, new_jti
-from app.platform.db.database import Database, DbSession
+from app.platform.db.database import Database
 from app.platform.errors import Forbidden, Unauthorized
 from app.platform.permissions import Principal
-from app.tenants.repository import Tenants
-from app.users.models import User
 from app.users.repository import Accounts
 
 INVALID_LOGIN = "Invalid username or password"
-
-
-async def _tenant_active(session: DbSession, user: User) -> bool:
-    if user.tenant_id is None:  # a platform operator
-        return True
-    tenant = await Tenants(session).get(user.tenant_id)
-    return tenant is not None and tenant.is_active
 
 
 def principal_from(claims: TokenClaims, state: SessionState | None) -> Principal:
@@ -62,8 +53,7 @@ class TokenService:
 
     async def login(self, username: str, password: str) -> TokenPair:
         async with self._db.session() as session:
-            user = await Accounts(session).by_username(username)
-            tenant_active = user is not None and await _tenant_active(session, user)
+            user = await Accounts(session).login_view(username)
         # The hash is verified outside any transaction: logins run side by side.
         valid, new_hash = await self._passwords.verify(
             password, user.password_hash if user else None
@@ -72,7 +62,7 @@ class TokenService:
             raise Unauthorized(INVALID_LOGIN)
         if not user.is_active:
             raise Forbidden("This account is deactivated")
-        if not tenant_active:
+        if user.tenant_active is False:  # None: a platform operator, of no tenant
             raise Forbidden("This tenant is deactivated")
         jti = new_jti()
         auth_session = AuthSession(

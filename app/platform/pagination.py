@@ -10,11 +10,10 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, ColumnElement, Executable, func, select
 from sqlalchemy import bindparam as param
 
-from app.platform.db.database import DbSession
+from app.platform.db.database import DbSession, ReadRow
 from app.platform.errors import InvalidInput
 
 T = TypeVar("T")
-Entity = TypeVar("Entity")
 # Past any real table, and still inside the 64-bit OFFSET every database accepts.
 MAX_OFFSET = 2**62
 
@@ -74,22 +73,26 @@ async def get_page(
 PageDep = Annotated[PageParams, Depends(get_page)]
 
 
-class PageQuery(Generic[Entity]):
+class PageQuery:
     """A page of the rows that match, and how many match, in one statement: the count
     rides on each row as an uncorrelated scalar subquery, which SQLite and PostgreSQL
     compute once. Only a page past the end, with no row to carry it, costs a second
-    query. (A window `count(*) OVER ()` would sort every matching row first.)"""
+    query. (A window `count(*) OVER ()` would sort every matching row first.)
+
+    Rows carry `columns` (a read's view, app/platform/db/database.py), plus the total
+    as `page_total`."""
 
     def __init__(
         self,
-        entity: type[Entity],
+        table: Any,
+        columns: Sequence[Any],
         conditions: Sequence[ColumnElement[bool]],
         order_by: Sequence[Any],
     ) -> None:
-        self._total = select(func.count()).select_from(entity).where(*conditions)
+        self._total = select(func.count()).select_from(table).where(*conditions)
         carried = self._total.scalar_subquery().correlate(None)  # the table, not the row
         self._page = (
-            select(entity, carried)
+            select(*columns, carried.label("page_total"))
             .where(*conditions)
             .order_by(*order_by)
             .offset(param("offset", type_=BigInteger))
@@ -103,11 +106,11 @@ class PageQuery(Generic[Entity]):
 
     async def run(
         self, session: DbSession, *, offset: int, limit: int, **values: Any
-    ) -> tuple[Sequence[Entity], int]:
+    ) -> tuple[Sequence[ReadRow], int]:
         page = {**values, "offset": offset, "limit": limit}
         rows = (await session.execute(self._page, page)).all()
         if rows:
-            return [row[0] for row in rows], rows[0][1]
+            return rows, rows[0].page_total
         if offset == 0:
             return [], 0  # not even a first row: nothing matches
         return [], await session.scalar(self._total, values) or 0

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from app.platform.db.database import DbSession
+from app.platform.db.database import DbSession, ReadRow, entities
 from app.platform.text import unique_key
 from app.tenants.models import Tenant
 from app.users.models import User
@@ -19,14 +19,19 @@ class Tenants:
         stmt = select(Tenant.id).where(Tenant.name_key == unique_key(name))
         return (await self._session.scalar(stmt)) is not None
 
+    _VIEW = select(Tenant.id, Tenant.name, Tenant.created_at, Tenant.is_active)
+
     def add(self, tenant: Tenant) -> None:
-        self._session.add(tenant)
+        entities(self._session).add(tenant)
 
     async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
-        return await self._session.get(Tenant, tenant_id)
+        """The entity, to change in a write."""
+        return await entities(self._session).get(Tenant, tenant_id)
 
-    async def all(self) -> Sequence[Tenant]:
-        return (await self._session.scalars(select(Tenant).order_by(Tenant.created_at))).all()
+    async def views(self, tenant_id: uuid.UUID | None) -> Sequence[ReadRow]:
+        """One tenant as a read shows it, or every tenant when tenant_id is None."""
+        stmt = self._VIEW if tenant_id is None else self._VIEW.where(Tenant.id == tenant_id)
+        return (await self._session.execute(stmt.order_by(Tenant.created_at))).all()
 
     async def totals(self, tenant_id: uuid.UUID | None) -> tuple[int, int]:
         """(tenants, users) in one tenant, or platform-wide when tenant_id is None."""

@@ -20,12 +20,7 @@ class TenantService:
     async def list_tenants(self, principal: Principal) -> TenantList:
         scope = _visible_tenant(principal)
         async with self._db.session() as session:
-            tenants = Tenants(session)
-            if scope is None:
-                rows = list(await tenants.all())
-            else:
-                own = await tenants.get(scope)
-                rows = [own] if own else []
+            rows = await Tenants(session).views(scope)
         return TenantList(tenants=[TenantOut.model_validate(t) for t in rows], total=len(rows))
 
     async def stats(self, principal: Principal) -> Stats:

@@ -9,12 +9,25 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam as param
 from sqlalchemy import or_, select, update
 
-from app.platform.db.database import DbSession
+from app.platform.db.database import DbSession, ReadRow, entities
 from app.platform.db.scoping import OWN_TENANT, TenantScoped
 from app.platform.pagination import PageQuery
 from app.platform.text import unique_key
 from app.tenants.models import Tenant
 from app.users.models import User
+
+# What reads of users select: what an answer shows of a user, never the password hash.
+USER_VIEW = (
+    User.id,
+    User.tenant_id,
+    User.username,
+    User.email,
+    User.full_name,
+    User.role,
+    User.is_active,
+    User.created_at,
+    User.updated_at,
+)
 
 
 class TenantUsers(TenantScoped):
@@ -23,19 +36,34 @@ class TenantUsers(TenantScoped):
     _OWN = User.tenant_id == OWN_TENANT
     _BY_ID = select(User).where(_OWN, User.id == param("id"))
     _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+    _VIEW_BY_ID = select(*USER_VIEW).where(_OWN, User.id == param("id"))
+    _ACCOUNT_BY_ID = select(*USER_VIEW, User.email_key, User.password_hash).where(
+        _OWN, User.id == param("id")
+    )
     _ORDER = (User.created_at, User.id)
-    _PAGE = PageQuery(User, [_OWN], _ORDER)
-    _ACTIVE_PAGE = PageQuery(User, [_OWN, User.is_active.is_(True)], _ORDER)
+    _PAGE = PageQuery(User, USER_VIEW, [_OWN], _ORDER)
+    _ACTIVE_PAGE = PageQuery(User, USER_VIEW, [_OWN, User.is_active.is_(True)], _ORDER)
     _ACTIVE_ADMINS = select(User.id).where(_OWN, User.role == "admin", User.is_active.is_(True))
 
+    async def view(self, user_id: uuid.UUID) -> ReadRow | None:
+        """The user as a read shows it (`USER_VIEW`)."""
+        return (await self._session.execute(self._VIEW_BY_ID, self.values(id=user_id))).first()
+
+    async def account(self, user_id: uuid.UUID) -> ReadRow | None:
+        """The user's view with its email key and password hash, for the checks before
+        a change."""
+        values = self.values(id=user_id)
+        return (await self._session.execute(self._ACCOUNT_BY_ID, values)).first()
+
     async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
-        """With `for_update`, concurrent writers of this row take turns (PostgreSQL)."""
+        """The entity, to change in a write. With `for_update`, concurrent writers of
+        this row take turns (PostgreSQL)."""
         stmt = self._BY_ID_FOR_UPDATE if for_update else self._BY_ID
-        return await self._session.scalar(stmt, self.values(id=user_id))
+        return await entities(self._session).scalar(stmt, self.values(id=user_id))
 
     async def page(
         self, *, offset: int, limit: int, active_only: bool
-    ) -> tuple[Sequence[User], int]:
+    ) -> tuple[Sequence[ReadRow], int]:
         """(the page, how many users there are in all)."""
         query = self._ACTIVE_PAGE if active_only else self._PAGE
         return await query.run(self._session, offset=offset, limit=limit, **self.values())
@@ -64,9 +92,23 @@ class Accounts:
     def __init__(self, session: DbSession) -> None:
         self._session = session
 
-    async def by_username(self, username: str) -> User | None:
-        stmt = select(User).where(User.username_key == unique_key(username))
-        return await self._session.scalar(stmt)
+    _LOGIN = (
+        select(
+            User.id,
+            User.tenant_id,
+            User.role,
+            User.password_hash,
+            User.is_active,
+            Tenant.is_active.label("tenant_active"),  # NULL for a platform operator
+        )
+        .outerjoin(Tenant, Tenant.id == User.tenant_id)
+        .where(User.username_key == param("key"))
+    )
+
+    async def login_view(self, username: str) -> ReadRow | None:
+        """What a login checks of an account, its tenant's state included."""
+        values = {"key": unique_key(username)}
+        return (await self._session.execute(self._LOGIN, values)).first()
 
     async def taken(self, usernames: Iterable[str], emails: Iterable[str]) -> TakenIdentity:
         """Which of these usernames and emails, by key, already exist anywhere."""
@@ -84,7 +126,7 @@ class Accounts:
         )
 
     def add(self, user: User) -> None:
-        self._session.add(user)
+        entities(self._session).add(user)
 
     async def replace_hash(self, user_id: uuid.UUID, old: str | None, new: str) -> None:
         """A rehash with new parameters, unless the password changed meanwhile."""

@@ -12,7 +12,7 @@ from app.identity.login_guard import AddressGuesses
 from app.identity.passwords import Passwords, ensure_password_allowed
 from app.identity.repository import Sessions, SessionState
 from app.identity.state_cache import StateCache
-from app.platform.db.database import Database
+from app.platform.db.database import Database, ReadRow
 from app.platform.db.scoping import not_found, parse_id
 from app.platform.errors import Conflict, Forbidden, InvalidInput
 from app.platform.pagination import Page, PageParams
@@ -50,9 +50,9 @@ class UserService:
             )
         return params.of([UserOut.model_validate(u) for u in rows], total)
 
-    async def get(self, raw_id: str) -> User:
+    async def get(self, raw_id: str) -> ReadRow:
         async with self._db.session() as session:
-            user = await TenantUsers(session, self._tenant_id).get(parse_id(raw_id))
+            user = await TenantUsers(session, self._tenant_id).view(parse_id(raw_id))
         if user is None:
             raise not_found()
         return user
@@ -87,7 +87,10 @@ class UserService:
     async def update(self, raw_id: str, body: UserUpdate) -> User:
         changes = body.model_dump(exclude_unset=True)
         current_password = changes.pop("current_password", None)
-        seen = await self.get(raw_id)
+        async with self._db.session() as session:
+            seen = await TenantUsers(session, self._tenant_id).account(parse_id(raw_id))
+        if seen is None:
+            raise not_found()
         self._authorize_update(seen, changes)
         if "password" in changes:
             ensure_password_allowed(changes["password"], seen.username, seen.email)
@@ -108,7 +111,7 @@ class UserService:
     async def _apply(
         self,
         session: AsyncSession,
-        seen: User,
+        seen: ReadRow,
         changes: dict[str, Any],
         new_hash: str | None,
         *,
@@ -145,7 +148,7 @@ class UserService:
                 user.is_active = False
             await Sessions(session, self._states).revoke_all_of(user.id)
 
-    async def _check_current_password(self, user: User, current_password: str | None) -> None:
+    async def _check_current_password(self, user: ReadRow, current_password: str | None) -> None:
         if current_password is None:
             raise InvalidInput(
                 [
@@ -166,7 +169,7 @@ class UserService:
 
     # --- rules ------------------------------------------------------------------------
 
-    def _authorize_update(self, user: User, changes: dict[str, Any]) -> None:
+    def _authorize_update(self, user: User | ReadRow, changes: dict[str, Any]) -> None:
         """Beyond the role table (the route's `require`): a member changes only itself,
         and only some fields."""
         if self._principal.is_tenant_admin:
@@ -188,7 +191,7 @@ class UserService:
         )
 
 
-def _changes_credentials(user: User, changes: dict[str, Any]) -> bool:
+def _changes_credentials(user: ReadRow, changes: dict[str, Any]) -> bool:
     """Whether these changes touch what logs the user in or recovers the account."""
     new_email = changes.get("email")
     return "password" in changes or (

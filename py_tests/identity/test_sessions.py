@@ -176,10 +176,8 @@ def test_login_rehashes_a_password_made_with_old_parameters(
 ) -> None:
     async def stored_hash(db: Any) -> str:
         async with db.session() as session:
-            user = await session.scalar(
-                select(User).where(User.username == tenant_a_member.username)
-            )
-            return str(user.password_hash)
+            stmt = select(User.password_hash).where(User.username == tenant_a_member.username)
+            return str(await session.scalar(stmt))
 
     before = client.call(stored_hash, runtime_of(client).db)
     assert ",t=1," in before

@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -22,12 +23,25 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.platform.db import sqlite
-from app.platform.db.loop_reads import LoopReads, LoopSession
+from app.platform.db.loop_reads import LoopConnection
 
-# What a read is given: on an SQLite file, a session whose statements run on the loop
-# (app/platform/db/loop_reads.py); elsewhere an `AsyncSession`. A write is always given
-# an `AsyncSession`.
-DbSession = AsyncSession | LoopSession
+# What a read is given: a connection that answers rows of columns (Core), never
+# entities. On an SQLite file its statements run on the loop
+# (app/platform/db/loop_reads.py); elsewhere it is an `AsyncConnection` in autocommit
+# mode (no BEGIN and ROLLBACK round trips around a read).
+Reader = AsyncConnection | LoopConnection
+# A row a read answers: columns by name (`row.username`), as pydantic reads attributes.
+ReadRow = Row[*tuple[Any, ...]]
+# What a repository is built on: a read's connection or a write's ORM session.
+DbSession = AsyncSession | Reader
+
+
+def entities(session: DbSession) -> AsyncSession:
+    """The ORM session of a write. Entities are loaded, added and deleted only inside
+    `Database.transaction()`; a read selects columns."""
+    if not isinstance(session, AsyncSession):
+        raise TypeError("entities are loaded and changed only in Database.transaction()")
+    return session
 
 
 class Database:
@@ -61,29 +75,33 @@ class Database:
         self.engine: AsyncEngine
         # Whether anything was committed since an earlier read; SQLite files only.
         self.data_version: sqlite.DataVersion | None = None
-        self._loop_reads: LoopReads | None = None
+        self._loop_reads: LoopConnection | None = None
         if self.is_sqlite:
             sqlite.ensure_directory(url)
             self.engine = sqlite.sqlite_engine(parsed, **kwargs)
             if sqlite.counts_commits(parsed):
                 self.data_version = sqlite.DataVersion(parsed.database or "")
-                self._loop_reads = LoopReads(parsed)
+                self._loop_reads = LoopConnection(parsed)
         else:
             self.engine = create_async_engine(url, **kwargs)
-        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._writer = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[DbSession]:
-        """A read: on SQLite it never takes the write lock, and runs on the loop."""
+    async def session(self) -> AsyncIterator[Reader]:
+        """A read, of columns: on SQLite it never takes the write lock, and runs on
+        the loop."""
         if self._loop_reads is not None:
-            with self._loop_reads.session() as loop_session:
-                yield loop_session
+            yield self._loop_reads
             return
-        async with self._reader() as session:
-            yield session
+        async with self._read_engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

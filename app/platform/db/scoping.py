@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, bindparam
 
-from app.platform.db.database import DbSession
+from app.platform.db.database import DbSession, entities
 from app.platform.errors import NotFound
 
 OWN_TENANT: BindParameter[uuid.UUID] = bindparam("tenant_id")
@@ -42,4 +42,4 @@ class TenantScoped:
 
     def add(self, row: Any) -> None:
         row.tenant_id = self.tenant_id
-        self._session.add(row)
+        entities(self._session).add(row)
