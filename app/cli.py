@@ -13,7 +13,6 @@ from sqlalchemy.engine import make_url
 from app.files.housekeeping import StorageHousekeeping
 from app.identity.passwords import ensure_password_allowed
 from app.identity.registration import RegistrationService
-from app.identity.service import TokenService
 from app.platform.config import InvalidConfiguration, Settings, load_settings
 from app.platform.db import sqlite
 from app.platform.db.migrate import upgrade
@@ -147,7 +146,7 @@ def _purge_sessions(_: argparse.Namespace) -> int:
     async def purge() -> int:
         runtime = Runtime.build(settings)
         try:
-            return await TokenService(runtime.db, runtime.tokens, runtime.passwords).purge_expired()
+            return await runtime.token_service.purge_expired()
         finally:
             await runtime.close()
 

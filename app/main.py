@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from app.files import routes as files
 from app.files.housekeeping import StorageHousekeeping
 from app.identity import routes as identity
-from app.identity.service import TokenService
 from app.platform import health
 from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.config import Settings, load_settings
@@ -128,11 +127,10 @@ def _document_settings_limits(app: FastAPI) -> None:
 async def _housekeeping(runtime: Runtime) -> None:
     """Start-up cleanup, run in the background: a failure is logged, never fatal."""
     storage = StorageHousekeeping(runtime.db, runtime.storage, runtime.settings)
-    sessions = TokenService(runtime.db, runtime.tokens, runtime.passwords)
     try:
         storage.remove_stale_spool_files()
         await storage.sweep_orphans()
-        await sessions.purge_expired()
+        await runtime.token_service.purge_expired()
     except Exception:
         logger.exception("start-up housekeeping failed; `python -m app sweep-orphans` retries")
 

@@ -8,8 +8,10 @@ from fastapi.responses import StreamingResponse
 
 from app.files.schemas import FileOut
 from app.files.service import FileService
+from app.files.storage.base import CHUNK_SIZE
 from app.identity.dependencies import PrincipalDep, member_tenant, require
 from app.platform.dependencies import runtime_of
+from app.platform.errors import ServiceUnavailable
 from app.platform.pagination import Page, PageDep
 from app.platform.permissions import Action
 from app.platform.responses import API_V1, problems
@@ -105,16 +107,19 @@ async def download_file(
     tag = etag(stored.sha256)
     if if_none_match is not None and _matches(if_none_match, tag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-    return StreamingResponse(
-        await service.open_content(stored),
-        media_type=stored.content_type,
-        headers={
-            "ETag": tag,
-            "Content-Length": str(stored.size_bytes),
-            "Content-Disposition": content_disposition(stored.filename),
-            "Cache-Control": "private, no-cache",
-        },
-    )
+    content = await service.open_content(stored)
+    headers = {
+        "ETag": tag,
+        "Content-Disposition": content_disposition(stored.filename),
+        "Cache-Control": "private, no-cache",
+    }
+    if stored.size_bytes <= CHUNK_SIZE:  # a chunk or less: answered whole, not streamed
+        body = b"".join([chunk async for chunk in content])
+        if len(body) != stored.size_bytes:  # never a short answer that looks whole
+            raise ServiceUnavailable("The file's content is unavailable")
+        return Response(body, media_type=stored.content_type, headers=headers)
+    headers["Content-Length"] = str(stored.size_bytes)
+    return StreamingResponse(content, media_type=stored.content_type, headers=headers)
 
 
 @router.delete(

@@ -21,17 +21,14 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
 async def get_token_service(request: Request) -> TokenService:
-    runtime = runtime_of(request)
-    return TokenService(runtime.db, runtime.tokens, runtime.passwords, runtime.session_states)
+    return runtime_of(request).token_service
 
 
 TokenServiceDep = Annotated[TokenService, Depends(get_token_service)]
 
 
 async def get_principal(
-    request: Request,
-    tokens: TokenServiceDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """The caller of a bearer token, as its session's state says now. A call that fails
     authentication counts against its client address, in the endpoint's bucket, so
@@ -39,7 +36,7 @@ async def get_principal(
     try:
         if not token:
             raise Unauthorized("Missing bearer token")
-        principal = await tokens.authenticate(token)
+        principal = await runtime_of(request).token_service.authenticate(token)
     except Unauthorized:
         await limit_by_address(request)
         raise

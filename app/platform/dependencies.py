@@ -60,7 +60,7 @@ async def limit_as(request: Request, principal: str | None) -> None:
     if principal is None:
         principal = f"addr:{client_address(request, runtime.settings.trusted_proxies)}"
     route = request.scope.get("route")
-    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    endpoint = f"{request.method} {route.path if route is not None else request.scope['path']}"
     decision = await runtime.limiter.hit(endpoint, principal)
     if decision.storage_down and not decision.allowed:
         raise ServiceUnavailable("Rate limiting is unavailable; try again shortly")

@@ -57,6 +57,11 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str) -> None:
     """Idempotent: one JSON handler on the `app` logger, whatever runs the app."""
+    # Records never carry thread or process names (the JSON has no place for them), so
+    # building one skips looking them up: the logging module's documented switches.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logger.setLevel(level.upper())
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)

@@ -6,6 +6,7 @@ from app.files.storage import BlobStorage, build_storage
 from app.identity.login_guard import LoginGuard
 from app.identity.passwords import Passwords
 from app.identity.repository import SessionState
+from app.identity.service import TokenService
 from app.identity.state_cache import StateCache
 from app.identity.tokens import Tokens
 from app.platform.config import Settings
@@ -24,6 +25,8 @@ class Runtime:
     storage: BlobStorage
     # Session states read recently (app/identity/state_cache.py).
     session_states: StateCache[SessionState]
+    # Stateless beyond the parts above: one serves every request.
+    token_service: TokenService
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -34,15 +37,18 @@ class Runtime:
             echo=settings.database_echo,
             timeout_seconds=settings.database_timeout_seconds,
         )
+        passwords = Passwords(settings)
+        states = StateCache[SessionState](settings.session_cache_seconds, db.data_version)
         return cls(
             settings=settings,
             db=db,
             tokens=tokens,
-            passwords=Passwords(settings),
+            passwords=passwords,
             limiter=limiter,
             login_guard=LoginGuard(settings, tokens, limiter),
             storage=build_storage(settings),
-            session_states=StateCache(settings.session_cache_seconds, db.data_version),
+            session_states=states,
+            token_service=TokenService(db, tokens, passwords, states),
         )
 
     async def close(self) -> None:

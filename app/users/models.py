@@ -18,6 +18,8 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("ix_users_tenant_order", "tenant_id", "created_at", "id"),
+        # The default listing (active users) and its count read only this index.
+        Index("ix_users_tenant_active_order", "tenant_id", "is_active", "created_at", "id"),
         Index("uq_users_username_key", "username_key", unique=True),
         Index("uq_users_email_key", "email_key", unique=True),
         CheckConstraint("role IN ('admin', 'user', 'operator')", name="role_known"),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.files.housekeeping import StorageHousekeeping
+from app.files.storage.local import LocalStorage
 from py_tests.fixtures.app import plant_orphan, runtime_of, stored_keys
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
@@ -313,6 +314,22 @@ def test_database_failure_after_storing_the_blob_leaves_no_file(
     assert_problem(response, 503)
     assert tenant_a_admin.get(FILES).json()["total_count"] == 0
     assert stored_keys(client) == []
+
+
+@pytest.mark.inprocess
+def test_a_blob_shorter_on_disk_than_recorded_is_a_503_never_a_short_200(
+    client: InProcessClient, tenant_a_admin: ApiClient
+) -> None:
+    """A small file is answered whole, so its length is checked before answering."""
+    storage = runtime_of(client).storage
+    if not isinstance(storage, LocalStorage):
+        pytest.skip("cuts a blob on local disk")
+    file_id = upload(tenant_a_admin, samples.text(), "text/plain").json()["id"]
+    (key,) = stored_keys(client)
+    blob = storage.root / key
+    blob.write_bytes(blob.read_bytes()[:-1])
+
+    assert_problem(tenant_a_admin.get(f"{FILES}/{file_id}"), 503)
 
 
 @pytest.mark.inprocess
