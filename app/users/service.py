@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,8 @@ from app.users.repository import Accounts, TenantUsers
 from app.users.schemas import UserCreate, UserOut, UserUpdate
 from app.users.uniqueness import raise_on_conflicts
 
+# A page's rows validated in one call, rather than one model at a time.
+_PAGE_OF_USERS = TypeAdapter(list[UserOut])
 SELF_EDITABLE = frozenset({"email", "full_name", "password"})
 
 
@@ -48,7 +51,7 @@ class UserService:
             rows, total = await TenantUsers(session, self._tenant_id).page(
                 offset=params.offset, limit=params.page_size, active_only=active_only
             )
-        return params.of([UserOut.model_validate(u) for u in rows], total)
+        return params.of(_PAGE_OF_USERS.validate_python(rows, from_attributes=True), total)
 
     async def get(self, raw_id: str) -> ReadRow:
         async with self._db.session() as session:
