@@ -42,11 +42,13 @@ class LiveServer:
         port: int | None = None,
         migrate: bool = True,
         log_path: Path | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.migrate = migrate
+        self.root = root  # the checkout whose app is served
         self._data_dir = tempfile.TemporaryDirectory(prefix="live-server-")
         self.env = {
             **os.environ,
@@ -62,7 +64,7 @@ class LiveServer:
         if self.migrate:
             subprocess.run(
                 [sys.executable, "-m", "app", "migrate"],
-                cwd=ROOT,
+                cwd=self.root,
                 env=self.env,
                 check=True,
                 capture_output=True,
@@ -81,7 +83,7 @@ class LiveServer:
                 "--workers",
                 str(self.workers),
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
