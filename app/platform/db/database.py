@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Row, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Result, ScalarResult, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -25,11 +25,43 @@ from sqlalchemy.ext.asyncio import (
 from app.platform.db import sqlite
 from app.platform.db.loop_reads import LoopConnection
 
+# Connections per process on PostgreSQL: the read pool's, beside the write pool's
+# SQLAlchemy default (5, overflowing to 15); 2 workers stay within the server's default
+# max_connections of 100.
+READ_POOL_SIZE = 15
+READ_POOL_OVERFLOW = 5
+
+
+class PooledReads:
+    """A read on a pooled connection in autocommit mode (no BEGIN and ROLLBACK round
+    trips around it), taken at the read's first statement: a read that a cache answers
+    (the session state's, app/identity/state_cache.py) takes no connection at all."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Result[*tuple[Any, ...]]:
+        if self._connection is None:
+            self._connection = await self._engine.connect().start()
+        return await self._connection.execute(statement, parameters)
+
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return (await self.execute(statement, parameters)).scalar()
+
+    async def scalars(self, statement: Any, parameters: Any = None) -> ScalarResult[Any]:
+        return (await self.execute(statement, parameters)).scalars()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+
 # What a read is given: a connection that answers rows of columns (Core), never
 # entities. On an SQLite file its statements run on the loop
-# (app/platform/db/loop_reads.py); elsewhere it is an `AsyncConnection` in autocommit
-# mode (no BEGIN and ROLLBACK round trips around a read).
-Reader = AsyncConnection | LoopConnection
+# (app/platform/db/loop_reads.py); elsewhere on a pooled connection.
+Reader = PooledReads | LoopConnection
 # A row a read answers: columns by name (`row.username`), as pydantic reads attributes.
 ReadRow = Row[*tuple[Any, ...]]
 # What a repository is built on: a read's connection or a write's ORM session.
@@ -84,11 +116,19 @@ class Database:
                 self._loop_reads = LoopConnection(parsed)
         else:
             self.engine = create_async_engine(url, **kwargs)
-        self._read_engine = (
-            self.engine
-            if self.is_sqlite
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        self._read_engine = self.engine  # SQLite in memory: our BEGIN, then a rollback
+        if not self.is_sqlite:
+            # Reads have a pool of their own, whose connections stay in autocommit mode:
+            # no BEGIN and ROLLBACK around a read, and a checkout's ping is one round
+            # trip. Each pool keeps its connections up to its overflow, so a burst does
+            # not open and close connections per request.
+            self._read_engine = create_async_engine(
+                url,
+                **kwargs,
+                isolation_level="AUTOCOMMIT",
+                pool_size=READ_POOL_SIZE,
+                max_overflow=READ_POOL_OVERFLOW,
+            )
         self._writer = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
@@ -100,8 +140,11 @@ class Database:
         if self._loop_reads is not None:
             yield self._loop_reads
             return
-        async with self._read_engine.connect() as connection:
-            yield connection
+        reads = PooledReads(self._read_engine)
+        try:
+            yield reads
+        finally:
+            await reads.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -122,3 +165,5 @@ class Database:
         if self._loop_reads is not None:
             self._loop_reads.dispose()
         await self.engine.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()
