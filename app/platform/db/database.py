@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import (
 from app.platform.db import sqlite
 from app.platform.db.loop_reads import LoopConnection
 
-# Connections per process on PostgreSQL: the read pool's, beside the write pool's
-# SQLAlchemy default (5, overflowing to 15); 2 workers stay within the server's default
-# max_connections of 100.
-READ_POOL_SIZE = 15
-READ_POOL_OVERFLOW = 5
+# Connections per process on PostgreSQL: at most 10 for reads and 10 for writes, so
+# that 4 workers stay within the server's default max_connections of 100. A pool keeps
+# what it opens (reads have no overflow), so a burst does not open and close
+# connections per request; past its size, a unit of work waits for one (`pool_timeout`).
+READ_POOL_SIZE = 10
+WRITE_POOL_SIZE = 5
+WRITE_POOL_OVERFLOW = 5
 
 
 class PooledReads:
@@ -115,19 +117,20 @@ class Database:
                 self.data_version = sqlite.DataVersion(parsed.database or "")
                 self._loop_reads = LoopConnection(parsed)
         else:
-            self.engine = create_async_engine(url, **kwargs)
+            self.engine = create_async_engine(
+                url, **kwargs, pool_size=WRITE_POOL_SIZE, max_overflow=WRITE_POOL_OVERFLOW
+            )
         self._read_engine = self.engine  # SQLite in memory: our BEGIN, then a rollback
         if not self.is_sqlite:
             # Reads have a pool of their own, whose connections stay in autocommit mode:
             # no BEGIN and ROLLBACK around a read, and a checkout's ping is one round
-            # trip. Each pool keeps its connections up to its overflow, so a burst does
-            # not open and close connections per request.
+            # trip.
             self._read_engine = create_async_engine(
                 url,
                 **kwargs,
                 isolation_level="AUTOCOMMIT",
                 pool_size=READ_POOL_SIZE,
-                max_overflow=READ_POOL_OVERFLOW,
+                max_overflow=0,
             )
         self._writer = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
