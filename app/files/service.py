@@ -104,6 +104,10 @@ class FileService:
         try:
             first = await anext(chunks, b"")
         except FileNotFoundError as exc:
+            async with self._db.session() as session:
+                still_there = await TenantFiles(session, self._tenant_id).view(stored.id)
+            if still_there is None:  # deleted since it was read: its blob went first
+                raise not_found() from exc
             logger.error("blob %s of file %s is missing", stored.storage_key, stored.id)
             raise ServiceUnavailable("The file's content is unavailable") from exc
         except StorageUnavailable as exc:

@@ -52,7 +52,19 @@ def problem(
 
 def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     # FastAPI's errors carry `input` and `ctx`, which may echo a password back.
-    return [{"loc": list(e["loc"]), "msg": _readable(e), "type": e["type"]} for e in errors]
+    # An optional field (`X | None`) that fails is reported by pydantic once per member
+    # of its union, each with the member's internal name at the end of `loc`; the
+    # client gets the field's own error at the field's own place.
+    optional = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "none_required"}
+    cleaned = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        if loc[:-1] in optional:
+            if e["type"] == "none_required":
+                continue
+            loc = loc[:-1]
+        cleaned.append({"loc": list(loc), "msg": _readable(e), "type": e["type"]})
+    return cleaned
 
 
 # Longer patterns (the display-text one lists every refused code point) are not

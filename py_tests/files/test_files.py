@@ -17,7 +17,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.files.housekeeping import StorageHousekeeping
+from app.files.service import FileService
 from app.files.storage.local import LocalStorage
+from app.platform.errors import NotFound
+from app.platform.permissions import Principal
 from py_tests.fixtures.app import plant_orphan, runtime_of, stored_keys
 from py_tests.fixtures.async_clients import AsyncTenant
 from py_tests.fixtures.clients import ApiClient, Member, Tenant
@@ -330,6 +333,35 @@ def test_a_blob_shorter_on_disk_than_recorded_is_a_503_never_a_short_200(
     blob.write_bytes(blob.read_bytes()[:-1])
 
     assert_problem(tenant_a_admin.get(f"{FILES}/{file_id}"), 503)
+
+
+@pytest.mark.inprocess
+def test_a_download_that_loses_the_race_to_a_delete_is_a_404_not_a_503(
+    client: InProcessClient, tenant_a: Tenant, tenant_a_admin: ApiClient
+) -> None:
+    """The download read the file's row; the delete then removed the row and the blob
+    before the download opened it."""
+    file_id = upload(tenant_a_admin, samples.text(), "text/plain").json()["id"]
+    runtime = runtime_of(client)
+    principal = Principal(
+        user_id=uuid.UUID(tenant_a.admin.id),
+        tenant_id=uuid.UUID(tenant_a.id),
+        role="admin",
+        session_id=uuid.uuid4(),
+    )
+    tenant_id = uuid.UUID(tenant_a.id)
+    service = FileService(runtime.db, tenant_id, principal, runtime.storage, runtime.settings)
+
+    async def download_after_delete() -> int:
+        stored = await service.get(file_id)
+        await service.delete(file_id)
+        try:
+            await service.open_content(stored)
+        except NotFound:
+            return 404
+        return 200
+
+    assert client.call(download_after_delete) == 404
 
 
 @pytest.mark.inprocess

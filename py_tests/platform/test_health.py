@@ -109,6 +109,15 @@ def test_fresh_request_ids_differ_between_requests(client: httpx.Client) -> None
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
 
+def test_fresh_request_ids_cannot_be_foretold(client: httpx.Client) -> None:
+    """Random throughout, not a prefix and a counter: a client that has seen some ids
+    cannot send the next one ahead of the request that will get it."""
+    ids = [client.get(HEALTH).headers["x-request-id"] for _ in range(40)]
+    assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in ids)
+    assert len({rid[:16] for rid in ids}) == len(ids)
+    assert len({rid[16:] for rid in ids}) == len(ids)
+
+
 @pytest.mark.parametrize(
     "request_id",
     [
