@@ -54,8 +54,18 @@ def summarize(collapsed: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short_paths(text: str) -> str:
+    """Source paths relative to the checkout or to site-packages, as the summary has them."""
+    for prefix in sorted({str(p) + "/" for p in map(Path, sys.path) if p.is_dir()}, key=len)[::-1]:
+        text = text.replace(prefix, "")
+    return text.replace(str(ROOT) + "/", "")
+
+
 def record(pid: int, url: str, headers: dict[str, str] | None, seconds: int, out: Path) -> None:
+    # Only the thread holding the GIL is sampled: where Python time goes. (Worker threads
+    # blocked on their queues would otherwise show as busy.)
     common = [PY_SPY, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "500"]
+    common.append("--gil")
     for fmt, suffix in (("flamegraph", ".svg"), ("raw", ".collapsed")):
         spy = subprocess.Popen(  # noqa: S603 - py-spy from our environment
             [*common, "--format", fmt, "--output", str(out.with_suffix(suffix))],
@@ -65,6 +75,8 @@ def record(pid: int, url: str, headers: dict[str, str] | None, seconds: int, out
         run_wrk(url, seconds=seconds + 1, headers=headers)
         if spy.wait(timeout=seconds + 30) != 0:
             raise RuntimeError("py-spy failed (it needs ptrace: run as root or set ptrace_scope 0)")
+    graph = out.with_suffix(".svg")
+    graph.write_text(_short_paths(graph.read_text()))
     collapsed = out.with_suffix(".collapsed")
     out.with_suffix(".txt").write_text(summarize(collapsed))
     if not KEEP_COLLAPSED:
